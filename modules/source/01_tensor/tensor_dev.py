@@ -1,0 +1,34 @@
+# %% [markdown]
+# # Module 01: Tensor
+#
+# A placeholder start of the tensor module: the full teaching module replaces it.
+
+# %% nbgrader={"grade": false, "grade_id": "tensor-imports", "locked": false, "schema_version": 3, "solution": false, "task": false}
+#| default_exp core.tensor
+#| export
+from __future__ import annotations
+
+import numpy as np
+
+# %% nbgrader={"grade": false, "grade_id": "tensor-class", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+class Tensor:
+    """An n-dimensional array of numbers, stored as a NumPy array in `.data`."""
+
+    def __init__(self, data, dtype=None) -> None:
+        ### BEGIN SOLUTION
+        self.data = np.asarray(data, dtype=dtype)
+        ### END SOLUTION
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+# %% nbgrader={"grade": true, "grade_id": "test-tensor-class", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_tensor_class():
+    t = Tensor([[1, 2], [3, 4]])
+    assert t.shape == (2, 2), f"Tensor([[1, 2], [3, 4]]).shape should be (2, 2), got {t.shape}"
+
+
+if __name__ == "__main__":
+    test_tensor_class()

@@ -1,0 +1,60 @@
+"""`tito doctor`: is everything the course pipeline needs installed? One line of fix per problem."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import sys
+from pathlib import Path
+
+REQUIRED = ["numpy", "jupytext", "nbdev", "nbgrader", "nbclient", "ipykernel"]
+
+
+def version_of(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def grading_kernel() -> tuple[str | None, str]:
+    """The kernel nbgrader will execute notebooks with (python3), and where it lives."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    except ImportError:
+        return None, "jupyter_client is not installed"
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except NoSuchKernel:
+        return None, "no 'python3' kernel"
+    # The built-in python3 spec says "python" and means the interpreter running jupyter.
+    executable = sys.executable if spec.argv[0] in ("python", "python3") else spec.argv[0]
+    return "python3", executable
+
+
+def run_doctor() -> int:
+    problems: list[str] = []
+    fix = f"{sys.executable} -m pip install -e '.[course,test]'"
+    print(f"python      {sys.version.split()[0]} ({sys.executable})")
+    for package in REQUIRED:
+        version = version_of(package)
+        print(f"{package:<11} {version or 'MISSING'}")
+        if version is None:
+            problems.append(f"{package} is missing: {fix}")
+    nbdev_version = version_of("nbdev")
+    if nbdev_version and not nbdev_version.startswith("2."):
+        problems.append(f"nbdev {nbdev_version} refuses settings.ini: pip install 'nbdev>=2.4.14,<3' 'fastcore<2' 'execnb<0.2'")
+    kernel, where = grading_kernel()
+    print(f"kernel      {kernel or 'MISSING'} ({where})")
+    if kernel is None:
+        problems.append(f"no python3 Jupyter kernel: {sys.executable} -m ipykernel install --sys-prefix")
+    # nbgrader runs `alembic` as a subprocess when it first creates a gradebook; tito puts its
+    # own environment's bin/ first on PATH for that, so alembic must be there.
+    alembic = shutil.which("alembic", path=str(Path(sys.executable).parent))
+    print(f"alembic     {alembic or 'MISSING'}")
+    if alembic is None:
+        problems.append(f"alembic is missing next to {sys.executable}: {fix}")
+    for problem in problems:
+        print(f"problem: {problem}")
+    print("doctor: all good" if not problems else f"doctor: {len(problems)} problem(s)")
+    return 1 if problems else 0
