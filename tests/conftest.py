@@ -26,6 +26,10 @@ def project_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "project"
     copy.mkdir()
     shutil.copy(ROOT / "settings.ini", copy / "settings.ini")
-    shutil.copytree(ROOT / "modules" / "source", copy / "modules" / "source", ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    shutil.copytree(
+        ROOT / "modules" / "source",
+        copy / "modules" / "source",
+        ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"),
+    )
     shutil.copytree(ROOT / "tinytorch", copy / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
     return copy

@@ -44,7 +44,7 @@ def test_exporting_one_module_regenerates_exactly_that_module(project_copy: Path
     module = discover_modules(project_copy)[0]
     before = package_files(project_copy)
     module.source.write_text(
-        module.source.read_text() + '\n# %%\n#| export\ndef added_in_a_test() -> int:\n    return 42\n'
+        module.source.read_text() + "\n# %%\n#| export\ndef added_in_a_test() -> int:\n    return 42\n"
     )
     result = run_tito("export", module.name, cwd=project_copy)
     assert module.id in result.stdout

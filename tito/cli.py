@@ -17,7 +17,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     written = export_modules(root, modules)
     print(f"exported {len(written)} module(s) into {root / 'tinytorch'} in {time.perf_counter() - started:.1f}s")
-    for module, package_file in zip(modules, written):
+    for module, package_file in zip(modules, written, strict=True):
         print(summary_line(root, module, package_file))
     return 0
 

@@ -43,7 +43,9 @@ def run_doctor() -> int:
             problems.append(f"{package} is missing: {fix}")
     nbdev_version = version_of("nbdev")
     if nbdev_version and not nbdev_version.startswith("2."):
-        problems.append(f"nbdev {nbdev_version} refuses settings.ini: pip install 'nbdev>=2.4.14,<3' 'fastcore<2' 'execnb<0.2'")
+        problems.append(
+            f"nbdev {nbdev_version} refuses settings.ini: pip install 'nbdev>=2.4.14,<3' 'fastcore<2' 'execnb<0.2'"
+        )
     kernel, where = grading_kernel()
     print(f"kernel      {kernel or 'MISSING'} ({where})")
     if kernel is None:

@@ -25,9 +25,9 @@ def working_directory(path: Path) -> Iterator[None]:
 def nbdev_export(notebooks: list[Path], root: Path, lib_path: Path | None = None) -> None:
     """Run nbdev's exporter on `notebooks`, writing into `lib_path` (default: root/tinytorch)."""
     os.environ.pop("IN_TEST", None)  # nbdev silently exports nothing when IN_TEST is set
+    from nbdev.config import add_init
     from nbdev.doclinks import _build_modidx
     from nbdev.export import nb_export
-    from nbdev.config import add_init
 
     with working_directory(root):
         for notebook in notebooks:

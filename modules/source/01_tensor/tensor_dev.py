@@ -28,6 +28,9 @@ class Tensor:
 def test_tensor_class():
     t = Tensor([[1, 2], [3, 4]])
     assert t.shape == (2, 2), f"Tensor([[1, 2], [3, 4]]).shape should be (2, 2), got {t.shape}"
+    ### BEGIN HIDDEN TESTS
+    assert Tensor([1, 2, 3]).shape == (3,)
+    ### END HIDDEN TESTS
 
 
 if __name__ == "__main__":
