@@ -179,15 +179,15 @@ class Tensor:
         >>> Tensor([1, 2]).dtype, Tensor(a).dtype, Tensor(a, dtype=np.float32).dtype
         (dtype('float32'), dtype('float64'), dtype('float32'))
 
-        HINT: unwrap a Tensor first (`data = data.data`), then the fast path, then `as_array`.
+        HINT: test the fast path first: it is the case that must cost the least.
         """
         ### BEGIN SOLUTION
-        if isinstance(data, Tensor):
-            data = data.data
-        if dtype is None and type(data) is np.ndarray and data.dtype.kind in NUMERIC_KINDS:
-            self.data = data
+        if type(data) is np.ndarray and dtype is None and data.dtype.kind in NUMERIC_KINDS:
+            self.data = data  # the fast path: every operation's result comes through here
+        elif isinstance(data, Tensor) and dtype is None:
+            self.data = data.data
         else:
-            self.data = as_array(data, dtype)
+            self.data = as_array(data.data if isinstance(data, Tensor) else data, dtype)
         ### END SOLUTION
 
     # --- describing the tensor (given) ---
