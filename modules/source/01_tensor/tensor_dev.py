@@ -174,7 +174,7 @@ def as_array(data: object, dtype: object = None) -> np.ndarray:
     try:
         array = np.asarray(data)
     except ValueError:  # NumPy's complaint about ragged nested lists
-        raise _refuse(data, "a ragged nesting that is not a grid") from None
+        raise _refuse(data, "whose nested rows differ in length, so it is not a grid") from None
     if array.dtype.kind not in NUMERIC_KINDS:
         raise _refuse(data, f"which NumPy stores as dtype {array.dtype}")
     if dtype is not None:
@@ -494,7 +494,7 @@ class Tensor:
     Tensor([[1. 2.]
             [3. 4.]], shape=(2, 2), dtype=float32)
     >>> (2 * t + 1).sum(axis=0)
-    Tensor([ 9. 13.], shape=(2,), dtype=float32)
+    Tensor([10. 14.], shape=(2,), dtype=float32)
     """
 
     __slots__ = ("data",)
