@@ -32,7 +32,7 @@ def _refuse(data: object, why: str) -> TypeError:
 def as_array(data: object, dtype: object = None) -> np.ndarray:
     """Convert `data` to a NumPy array of numbers, following tinytorch's dtype rules.
 
-    TODO: return a NumPy array holding `data`:
+    Build it to return a NumPy array holding `data`:
     - `data` is a NumPy array or NumPy scalar and `dtype` is None: return it as an array with its own
       dtype. An array must come back as the very same object (`as_array(a) is a`): no copy.
     - `data` is Python data (a number, a bool, nested lists/tuples of them) and `dtype` is None:
@@ -86,7 +86,7 @@ def as_array(data: object, dtype: object = None) -> np.ndarray:
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     """The shape of the result when tensors of the given `shapes` are combined elementwise.
 
-    TODO: apply the broadcasting rule to any number of shapes:
+    Apply the broadcasting rule to any number of shapes:
     - align the shapes on the right; missing leading axes count as size 1;
     - on each axis, all sizes that are not 1 must be equal, and that is the result's size
       (the result is 1 where every size is 1);
@@ -166,7 +166,7 @@ class Tensor:
     def __init__(self, data: object, dtype: object = None) -> None:
         """Wrap `data` (see `as_array` for the dtype rules).
 
-        TODO: set `self.data` to a NumPy array:
+        Sets `self.data` to a NumPy array:
         - fast path: `dtype` is None and `type(data) is np.ndarray` with a numeric kind
           (`data.dtype.kind in NUMERIC_KINDS`): store `data` itself;
         - `data` is a Tensor: use its array (`data.data`), converted only if a dtype is given;
@@ -222,7 +222,7 @@ class Tensor:
     def item(self) -> int | float | bool | complex:
         """The single value of a one-element tensor as a Python number.
 
-        TODO: return the value as a plain Python number (not a NumPy scalar). If the tensor does not
+        Return the value as a plain Python number (not a NumPy scalar). If the tensor does not
         hold exactly one element, raise ValueError naming its shape.
 
         EXAMPLE:
@@ -242,7 +242,7 @@ class Tensor:
     def __repr__(self) -> str:
         """A readable description: values, shape and dtype.
 
-        TODO: return "Tensor(<values>, shape=<shape>, dtype=<dtype>)".
+        Return "Tensor(<values>, shape=<shape>, dtype=<dtype>)".
 
         EXAMPLE:
         >>> Tensor([1, 2])
@@ -269,7 +269,7 @@ class Tensor:
     def __sub__(self, other: object) -> Tensor:
         """self - other.
 
-        TODO: like __add__. EXAMPLE: Tensor([5, 7]) - 2 -> Tensor([3. 5.], shape=(2,), dtype=float32)
+        Write it like __add__. EXAMPLE: Tensor([5, 7]) - 2 -> Tensor([3. 5.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -279,7 +279,7 @@ class Tensor:
     def __rsub__(self, other: object) -> Tensor:
         """other - self: Python calls this for `2 - t` (and `ndarray - t`).
 
-        TODO: like __sub__, with the operands the other way round.
+        Like __sub__, with the operands the other way round.
         EXAMPLE: 10 - Tensor([1, 2]) -> Tensor([9. 8.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
@@ -290,7 +290,7 @@ class Tensor:
     def __mul__(self, other: object) -> Tensor:
         """self * other, elementwise (not matrix multiplication: that is `@`).
 
-        TODO: like __add__. EXAMPLE: Tensor([1, 2]) * Tensor([[1], [10]]) has shape (2, 2).
+        Write it like __add__. EXAMPLE: Tensor([1, 2]) * Tensor([[1], [10]]) has shape (2, 2).
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -302,7 +302,7 @@ class Tensor:
     def __truediv__(self, other: object) -> Tensor:
         """self / other (true division: ints give floats, as in Python 3).
 
-        TODO: like __add__. EXAMPLE: Tensor([1, 2]) / 4 -> Tensor([0.25 0.5 ], shape=(2,), dtype=float32)
+        Write it like __add__. EXAMPLE: Tensor([1, 2]) / 4 -> Tensor([0.25 0.5 ], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -312,7 +312,7 @@ class Tensor:
     def __rtruediv__(self, other: object) -> Tensor:
         """other / self: Python calls this for `1 / t`.
 
-        TODO: EXAMPLE: 1 / Tensor([2, 4]) -> Tensor([0.5  0.25], shape=(2,), dtype=float32)
+        EXAMPLE: 1 / Tensor([2, 4]) -> Tensor([0.5  0.25], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -322,7 +322,7 @@ class Tensor:
     def __pow__(self, other: object) -> Tensor:
         """self ** other, elementwise.
 
-        TODO: EXAMPLE: Tensor([2, 3]) ** 2 -> Tensor([4. 9.], shape=(2,), dtype=float32)
+        EXAMPLE: Tensor([2, 3]) ** 2 -> Tensor([4. 9.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -332,7 +332,7 @@ class Tensor:
     def __rpow__(self, other: object) -> Tensor:
         """other ** self: Python calls this for `2 ** t`.
 
-        TODO: EXAMPLE: 2 ** Tensor([1, 3]) -> Tensor([2. 8.], shape=(2,), dtype=float32)
+        EXAMPLE: 2 ** Tensor([1, 3]) -> Tensor([2. 8.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -342,7 +342,7 @@ class Tensor:
     def __neg__(self) -> Tensor:
         """-self.
 
-        TODO: EXAMPLE: -Tensor([1, -2]) -> Tensor([-1.  2.], shape=(2,), dtype=float32)
+        EXAMPLE: -Tensor([1, -2]) -> Tensor([-1.  2.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         return Tensor(-self.data)
@@ -352,7 +352,7 @@ class Tensor:
     def matmul(self, other: Tensor | np.ndarray) -> Tensor:
         """Matrix product self @ other, with np.matmul's rules for 1-D and batched operands.
 
-        TODO:
+        Build it to:
         - accept a Tensor or anything `Tensor(...)` accepts (wrap it first);
         - if the inner sizes don't agree (or an operand is 0-D), raise ValueError naming both
           shapes: the given `_matmul_mismatch(a, b)` returns that message, or None if all is well;
@@ -391,7 +391,7 @@ class Tensor:
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over all elements (axis=None), one axis, or a tuple of axes.
 
-        TODO: return the sum as a Tensor; with keepdims=True the reduced axes stay, with size 1.
+        Return the sum as a Tensor; with keepdims=True the reduced axes stay, with size 1.
 
         EXAMPLE:
         >>> x = Tensor([[1, 2, 3], [4, 5, 6]])
@@ -407,7 +407,7 @@ class Tensor:
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """The mean over all elements, one axis, or a tuple of axes (like `sum`).
 
-        TODO: EXAMPLE: Tensor([[1, 2, 3], [4, 5, 6]]).mean(axis=0) -> values [2.5, 3.5, 4.5]
+        EXAMPLE: Tensor([[1, 2, 3], [4, 5, 6]]).mean(axis=0) -> values [2.5, 3.5, 4.5]
         """
         ### BEGIN SOLUTION
         return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
@@ -416,7 +416,7 @@ class Tensor:
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """The same elements in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`; one size may be -1.
 
-        TODO: accept the sizes as separate arguments or as one tuple (or list); return a Tensor.
+        Accept the sizes as separate arguments or as one tuple (or list); return a Tensor.
         NumPy raises ValueError if the sizes don't multiply to `self.size`: let it.
 
         EXAMPLE:
@@ -434,7 +434,7 @@ class Tensor:
     def transpose(self, axes: tuple[int, ...] | None = None) -> Tensor:
         """Reverse the axes (axes=None), or put them in the order `axes`, as `np.transpose` does.
 
-        TODO: EXAMPLE: Tensor(np.zeros((2, 3, 4))).transpose().shape == (4, 3, 2);
+        EXAMPLE: Tensor(np.zeros((2, 3, 4))).transpose().shape == (4, 3, 2);
         .transpose((0, 2, 1)).shape == (2, 4, 3)
         """
         ### BEGIN SOLUTION

@@ -65,13 +65,13 @@ import numpy as np
 # However many axes a tensor has, its numbers sit in one contiguous block of memory. The shape
 # (with the *strides*: how many bytes to step per axis) only says how to read that block as a
 # grid. This is why reshaping and transposing can be free: they change how the block is read, not
-# the block itself. Section 5 measures this.
+# the block itself. Section 6 shows it.
 #
 # ### Why NumPy underneath
 # We could store a tensor as nested Python lists and loop over them. Every step of such a loop
 # runs through the Python interpreter: look up the element, box it as a Python float, dispatch
 # `+`, allocate the result. NumPy stores raw machine numbers in one block and runs each operation
-# as a compiled loop over it, typically 10-100 times faster (section 5 measures it on your machine).
+# as a compiled loop over it, typically 10-100 times faster (section 6 measures it on your machine).
 # It also brings the rules we want anyway: dtypes, broadcasting, matrix multiplication.
 #
 # So our `Tensor` keeps a NumPy array in `.data` and adds what NumPy does not give us: a type of
@@ -139,7 +139,7 @@ def _refuse(data: object, why: str) -> TypeError:
 def as_array(data: object, dtype: object = None) -> np.ndarray:
     """Convert `data` to a NumPy array of numbers, following tinytorch's dtype rules.
 
-    TODO: return a NumPy array holding `data`:
+    Build it to return a NumPy array holding `data`:
     - `data` is a NumPy array or NumPy scalar and `dtype` is None: return it as an array with its own
       dtype. An array must come back as the very same object (`as_array(a) is a`): no copy.
     - `data` is Python data (a number, a bool, nested lists/tuples of them) and `dtype` is None:
@@ -316,7 +316,7 @@ if __name__ == "__main__":
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     """The shape of the result when tensors of the given `shapes` are combined elementwise.
 
-    TODO: apply the broadcasting rule to any number of shapes:
+    Apply the broadcasting rule to any number of shapes:
     - align the shapes on the right; missing leading axes count as size 1;
     - on each axis, all sizes that are not 1 must be equal, and that is the result's size
       (the result is 1 where every size is 1);
@@ -503,7 +503,7 @@ class Tensor:
     def __init__(self, data: object, dtype: object = None) -> None:
         """Wrap `data` (see `as_array` for the dtype rules).
 
-        TODO: set `self.data` to a NumPy array:
+        Sets `self.data` to a NumPy array:
         - fast path: `dtype` is None and `type(data) is np.ndarray` with a numeric kind
           (`data.dtype.kind in NUMERIC_KINDS`): store `data` itself;
         - `data` is a Tensor: use its array (`data.data`), converted only if a dtype is given;
@@ -559,7 +559,7 @@ class Tensor:
     def item(self) -> int | float | bool | complex:
         """The single value of a one-element tensor as a Python number.
 
-        TODO: return the value as a plain Python number (not a NumPy scalar). If the tensor does not
+        Return the value as a plain Python number (not a NumPy scalar). If the tensor does not
         hold exactly one element, raise ValueError naming its shape.
 
         EXAMPLE:
@@ -579,7 +579,7 @@ class Tensor:
     def __repr__(self) -> str:
         """A readable description: values, shape and dtype.
 
-        TODO: return "Tensor(<values>, shape=<shape>, dtype=<dtype>)".
+        Return "Tensor(<values>, shape=<shape>, dtype=<dtype>)".
 
         EXAMPLE:
         >>> Tensor([1, 2])
@@ -606,7 +606,7 @@ class Tensor:
     def __sub__(self, other: object) -> Tensor:
         """self - other.
 
-        TODO: like __add__. EXAMPLE: Tensor([5, 7]) - 2 -> Tensor([3. 5.], shape=(2,), dtype=float32)
+        Write it like __add__. EXAMPLE: Tensor([5, 7]) - 2 -> Tensor([3. 5.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -616,7 +616,7 @@ class Tensor:
     def __rsub__(self, other: object) -> Tensor:
         """other - self: Python calls this for `2 - t` (and `ndarray - t`).
 
-        TODO: like __sub__, with the operands the other way round.
+        Like __sub__, with the operands the other way round.
         EXAMPLE: 10 - Tensor([1, 2]) -> Tensor([9. 8.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
@@ -627,7 +627,7 @@ class Tensor:
     def __mul__(self, other: object) -> Tensor:
         """self * other, elementwise (not matrix multiplication: that is `@`).
 
-        TODO: like __add__. EXAMPLE: Tensor([1, 2]) * Tensor([[1], [10]]) has shape (2, 2).
+        Write it like __add__. EXAMPLE: Tensor([1, 2]) * Tensor([[1], [10]]) has shape (2, 2).
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -639,7 +639,7 @@ class Tensor:
     def __truediv__(self, other: object) -> Tensor:
         """self / other (true division: ints give floats, as in Python 3).
 
-        TODO: like __add__. EXAMPLE: Tensor([1, 2]) / 4 -> Tensor([0.25 0.5 ], shape=(2,), dtype=float32)
+        Write it like __add__. EXAMPLE: Tensor([1, 2]) / 4 -> Tensor([0.25 0.5 ], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -649,7 +649,7 @@ class Tensor:
     def __rtruediv__(self, other: object) -> Tensor:
         """other / self: Python calls this for `1 / t`.
 
-        TODO: EXAMPLE: 1 / Tensor([2, 4]) -> Tensor([0.5  0.25], shape=(2,), dtype=float32)
+        EXAMPLE: 1 / Tensor([2, 4]) -> Tensor([0.5  0.25], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -659,7 +659,7 @@ class Tensor:
     def __pow__(self, other: object) -> Tensor:
         """self ** other, elementwise.
 
-        TODO: EXAMPLE: Tensor([2, 3]) ** 2 -> Tensor([4. 9.], shape=(2,), dtype=float32)
+        EXAMPLE: Tensor([2, 3]) ** 2 -> Tensor([4. 9.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -669,7 +669,7 @@ class Tensor:
     def __rpow__(self, other: object) -> Tensor:
         """other ** self: Python calls this for `2 ** t`.
 
-        TODO: EXAMPLE: 2 ** Tensor([1, 3]) -> Tensor([2. 8.], shape=(2,), dtype=float32)
+        EXAMPLE: 2 ** Tensor([1, 3]) -> Tensor([2. 8.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         other = _unwrap(other)
@@ -679,7 +679,7 @@ class Tensor:
     def __neg__(self) -> Tensor:
         """-self.
 
-        TODO: EXAMPLE: -Tensor([1, -2]) -> Tensor([-1.  2.], shape=(2,), dtype=float32)
+        EXAMPLE: -Tensor([1, -2]) -> Tensor([-1.  2.], shape=(2,), dtype=float32)
         """
         ### BEGIN SOLUTION
         return Tensor(-self.data)
@@ -689,7 +689,7 @@ class Tensor:
     def matmul(self, other: Tensor | np.ndarray) -> Tensor:
         """Matrix product self @ other, with np.matmul's rules for 1-D and batched operands.
 
-        TODO:
+        Build it to:
         - accept a Tensor or anything `Tensor(...)` accepts (wrap it first);
         - if the inner sizes don't agree (or an operand is 0-D), raise ValueError naming both
           shapes: the given `_matmul_mismatch(a, b)` returns that message, or None if all is well;
@@ -728,7 +728,7 @@ class Tensor:
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over all elements (axis=None), one axis, or a tuple of axes.
 
-        TODO: return the sum as a Tensor; with keepdims=True the reduced axes stay, with size 1.
+        Return the sum as a Tensor; with keepdims=True the reduced axes stay, with size 1.
 
         EXAMPLE:
         >>> x = Tensor([[1, 2, 3], [4, 5, 6]])
@@ -744,7 +744,7 @@ class Tensor:
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """The mean over all elements, one axis, or a tuple of axes (like `sum`).
 
-        TODO: EXAMPLE: Tensor([[1, 2, 3], [4, 5, 6]]).mean(axis=0) -> values [2.5, 3.5, 4.5]
+        EXAMPLE: Tensor([[1, 2, 3], [4, 5, 6]]).mean(axis=0) -> values [2.5, 3.5, 4.5]
         """
         ### BEGIN SOLUTION
         return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
@@ -753,7 +753,7 @@ class Tensor:
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """The same elements in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`; one size may be -1.
 
-        TODO: accept the sizes as separate arguments or as one tuple (or list); return a Tensor.
+        Accept the sizes as separate arguments or as one tuple (or list); return a Tensor.
         NumPy raises ValueError if the sizes don't multiply to `self.size`: let it.
 
         EXAMPLE:
@@ -771,7 +771,7 @@ class Tensor:
     def transpose(self, axes: tuple[int, ...] | None = None) -> Tensor:
         """Reverse the axes (axes=None), or put them in the order `axes`, as `np.transpose` does.
 
-        TODO: EXAMPLE: Tensor(np.zeros((2, 3, 4))).transpose().shape == (4, 3, 2);
+        EXAMPLE: Tensor(np.zeros((2, 3, 4))).transpose().shape == (4, 3, 2);
         .transpose((0, 2, 1)).shape == (2, 4, 3)
         """
         ### BEGIN SOLUTION
@@ -997,7 +997,7 @@ if __name__ == "__main__":
 def standardize(x: Tensor, eps: float = 1e-8) -> Tensor:
     """Scale each column of the 2-D tensor `x` to mean 0 and standard deviation 1.
 
-    TODO: using only Tensor operations (no `.data`, no NumPy functions):
+    Use only Tensor operations (no `.data`, no NumPy functions):
     - mu = the mean of each column, kept as shape (1, features) so it broadcasts over the rows;
     - sigma = the square root of the mean of (x - mu) ** 2, per column, shaped the same way;
     - return (x - mu) / (sigma + eps); eps keeps a constant column from dividing by zero.
