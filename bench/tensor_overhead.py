@@ -4,7 +4,8 @@
 
 Prints, per operation and array size, nanoseconds per call for raw NumPy and for Tensor, and
 their ratio. On tiny arrays the ratio shows the Python overhead of the wrapper (operand check,
-new Tensor object); on large arrays it should approach 1.0.
+new Tensor object); on large arrays it should approach 1.0. Construction is compared with `Bare`,
+the cheapest wrapper possible. The machine is shared: compare ratios, and rerun when in doubt.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ import numpy as np
 from tinytorch.core.tensor import Tensor
 
 SIZES = (16, 100_000)
+
+
+class Bare:
+    """The cheapest possible wrapper: the reference for what constructing a Tensor costs."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
 
 
 def nanoseconds(action, number: int) -> float:
@@ -31,7 +41,8 @@ def main() -> None:
         t, tm = Tensor(a), Tensor(m)
         number = 20_000 if size < 1000 else 100
         cases = [
-            ("wrap: Tensor(array)", lambda a=a: a, lambda a=a: Tensor(a)),
+            ("Tensor(a) vs Bare(a)", lambda a=a: Bare(a), lambda a=a: Tensor(a)),
+            ("Tensor(0-d scalar)", lambda: Bare(np.asarray(np.float32(1))), lambda: Tensor(np.float32(1))),
             ("t * t", lambda a=a: a * a, lambda t=t: t * t),
             ("t + 1.0", lambda a=a: a + 1.0, lambda t=t: t + 1.0),
             ("2.0 - t (reflected)", lambda a=a: 2.0 - a, lambda t=t: 2.0 - t),
