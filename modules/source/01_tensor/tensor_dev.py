@@ -62,10 +62,10 @@ import numpy as np
 # of 10 scores for each of the 32 examples.
 #
 # ### Memory: one flat block
-# However many axes a tensor has, its numbers sit in one contiguous block of memory. The shape
-# (with the *strides*: how many bytes to step per axis) only says how to read that block as a
-# grid. This is why reshaping and transposing can be free: they change how the block is read, not
-# the block itself. Section 6 shows it.
+# However many axes a tensor has, its numbers sit in one flat block of memory. The shape, with the
+# *strides* (how many bytes to step to move one place along each axis), only says how to read that
+# block as a grid. This is why reshaping and transposing can be free: they change how the block is
+# read (a transpose just swaps the strides), not the block itself. Section 6 shows it.
 #
 # ### Why NumPy underneath
 # We could store a tensor as nested Python lists and loop over them. Every step of such a loop
@@ -89,7 +89,8 @@ import numpy as np
 # Deep learning defaults to **float32**: half the memory and memory traffic of float64, much faster
 # on GPUs, and 7 digits are plenty for weights that training nudges by noisy gradient steps anyway.
 # NumPy defaults to float64 for Python floats (and int64 for Python ints), so we must choose
-# deliberately. Our rules, the same spirit as `torch.tensor`:
+# deliberately. Our rules (`torch.tensor` makes the same choices, except that it keeps Python ints
+# as int64):
 #
 # 1. **NumPy data keeps its dtype.** A NumPy array is used *as it is*: no copy, no conversion. A
 #    float64 array stays float64, an int32 array stays int32, a bool array stays bool. NumPy scalars
@@ -302,7 +303,7 @@ if __name__ == "__main__":
 #   a (2, 3) with b (4,): 3 vs 4, neither is 1 -> error
 # ```
 #
-# The last example on the top row surprises people: a column `(4, 1)` and a row `(5,)` make a
+# The third example surprises people: a column `(4, 1)` and a row `(5,)` make a
 # `(4, 5)` table, every pairing of the two. Broadcasting is also a trap: a shape mistake can produce
 # a big wrong tensor instead of an error. Knowing the result shape by heart protects you. Autograd
 # (Module 07) needs the rule backwards: when `x` of shape `(10,)` was stretched to `(32, 10)`,
@@ -415,7 +416,8 @@ if __name__ == "__main__":
 # ### Describing a tensor
 # `shape`, `size`, `ndim` and `dtype` are read-only properties that ask the array. `item()` turns a
 # one-element tensor into a plain Python number (for printing a loss, say), and `numpy()` hands out
-# the array itself, without copying, like PyTorch's `Tensor.numpy()`. The `repr` shows the values,
+# the array itself, without copying, like PyTorch's `Tensor.numpy()`; `__array__` lets NumPy read a
+# Tensor wherever it expects an array (`np.asarray(t)`). The `repr` shows the values,
 # shape and dtype, so that a tensor printed in a notebook tells you everything you need to debug it:
 #
 # ```
@@ -435,10 +437,12 @@ if __name__ == "__main__":
 # that fails too, raise its usual `TypeError: unsupported operand type(s)`. The given helper
 # `_unwrap(other)` does this sorting for you.
 #
-# **NumPy as the left operand.** `np.ones(3) + t` would normally be handled by NumPy itself, which
-# would treat `t` as an opaque object and return an array of objects. The class attribute
-# `__array_ufunc__ = None` tells NumPy to step back: its `__add__` returns `NotImplemented`, and
-# Python calls our `__radd__`, which returns a Tensor.
+# **NumPy as the left operand.** `np.ones(3) + t` would normally be handled by NumPy itself: it
+# would read `t` as an array and return a plain ndarray, so the result would silently stop being a
+# Tensor (and autograd would lose track of it). The class attribute `__array_ufunc__ = None` tells
+# NumPy to step back: its `__add__` returns `NotImplemented`, and Python calls our `__radd__`,
+# which returns a Tensor. (NumPy functions called directly, like `np.exp(t)`, then refuse a Tensor:
+# call them on `t.data`.)
 #
 # **Numbers don't change the dtype.** `t * 2` with a float32 `t` must stay float32. NumPy 2 treats
 # Python numbers as *weak*: they take the dtype of the array they meet. So pass Python numbers to
@@ -450,9 +454,9 @@ if __name__ == "__main__":
 # `(n, m)`; a 1-D operand acts as a row (on the left) or a column (on the right) and that axis is
 # dropped from the result; extra leading axes are batch axes and broadcast. The inner sizes must
 # agree: the last axis of `a` against the second-to-last of `b` (the only one, if `b` is 1-D).
-# NumPy's own error message for a mismatch doesn't show the shapes, so check it yourself and raise
-# a `ValueError` that names both shapes: that message is what a student debugging a network needs
-# to read.
+# NumPy's own error message for a mismatch doesn't show the shapes, so check first and raise a
+# `ValueError` that names both shapes (the given `_matmul_mismatch` words it): that message is what
+# someone debugging a network needs to read.
 #
 # ### Reductions and shapes
 # `sum(axis=None, keepdims=False)` and `mean(...)` reduce over all axes, one axis, or a tuple of
@@ -1050,16 +1054,17 @@ if __name__ == "__main__":
 if __name__ == "__main__":
     rng = np.random.default_rng(0)
     features = standardize(Tensor(rng.normal(size=(64, 3)), dtype=np.float32))
-    true_w = Tensor([[2.0], [-1.0], [0.5]])
-    targets = features @ true_w + 1.0
+    true_w, true_b = Tensor([[2.0], [-1.0], [0.5]]), Tensor([1.0])
+    targets = features @ true_w + true_b
 
-    def mse(w: Tensor, b: float) -> float:
-        predictions = features @ w + b  # (64, 3) @ (3, 1) + scalar -> (64, 1)
+    def mse(w: Tensor, b: Tensor) -> float:
+        predictions = features @ w + b  # (64, 3) @ (3, 1) -> (64, 1), plus b (1,) broadcast over rows
         return ((predictions - targets) ** 2).mean().item()
 
-    print(f"features {features.shape} {features.dtype}, targets {targets.shape}")
-    print(f"loss with the true weights:  {mse(true_w, 1.0):.6f}")
-    print(f"loss with all-zero weights: {mse(Tensor(np.zeros((3, 1), dtype=np.float32)), 0.0):.6f}")
+    print(f"features {features.shape} {features.dtype}, targets {targets.shape} {targets.dtype}")
+    print(f"loss with the true weights:     {mse(true_w, true_b):.6f}")
+    print(f"loss with one weight off by 0.1: {mse(true_w + Tensor([[0.1], [0.0], [0.0]]), true_b):.6f}")
+    print(f"loss with all-zero weights:     {mse(Tensor(np.zeros((3, 1), dtype=np.float32)), Tensor([0.0])):.6f}")
 
 # %% [markdown]
 # ## 6. Analyze: what things cost
