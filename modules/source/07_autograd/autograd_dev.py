@@ -1062,6 +1062,9 @@ def test_backpropagate():
     f.backward()
     expect_grad("(u + v) * (u - v) + u * u", "u", u, 12.0)
     expect_grad("(u + v) * (u - v) + u * u", "v", v, -4.0)
+    left, right = Variable(np.ones(2)), Variable(np.ones(2))
+    (left + right).backward()
+    assert grad_of(left) is not grad_of(right), "backward: two leaves share one gradient array; store a copy, np.array(g)"
     w = Variable(2.0)
     (w * 3.0).backward()
     (w * 4.0).backward()
