@@ -596,6 +596,21 @@ def test_non_numeric_operands_raise_type_error(bad) -> None:
         multiply(bad, x)
 
 
+def test_an_operation_must_return_one_local_gradient_per_input() -> None:
+    @operation(inputs=1)
+    def no_tuple(x):
+        return x * 2, (lambda g: g * 2)  # missing trailing comma: not a tuple
+
+    @operation(inputs=2)
+    def one_too_few(a, b):
+        return a + b, (lambda g: g,)
+
+    with pytest.raises(TypeError, match=r"no_tuple must return \(out, a tuple of 1 local gradient"):
+        no_tuple(Variable(1.0))
+    with pytest.raises(TypeError, match="one_too_few must return"):
+        one_too_few(Variable(1.0), 2.0)
+
+
 # --- gradcheck --------------------------------------------------------------------------------------
 
 

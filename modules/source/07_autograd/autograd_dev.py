@@ -385,6 +385,8 @@ def operation(inputs: int) -> Callable:
             except ValueError as error:
                 shapes = " and ".join(str(np.shape(v)) for v in values)
                 raise ValueError(f"{name} (input shapes {shapes}): {error}") from None
+            if not isinstance(local_grads, (tuple, list)) or len(local_grads) != inputs:
+                raise TypeError(f"{name} must return (out, a tuple of {inputs} local gradient function(s)), got {local_grads!r}")
             return record(name, out, args[:inputs], local_grads)
 
         return op
