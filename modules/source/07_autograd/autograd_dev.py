@@ -80,7 +80,7 @@ Two details matter later:
 
 # %% nbgrader={"grade": false, "grade_id": "variable-class", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
-NUMERIC_KINDS = "biuf"  # NumPy dtype kinds: bool, signed int, unsigned int, float
+REAL_KINDS = "biuf"  # NumPy dtype kinds a Variable may hold: bool, signed int, unsigned int, float (no complex)
 
 
 class Variable:
@@ -99,7 +99,7 @@ class Variable:
            `Variable` to its `.data`; anything else becomes `Tensor(data)` (numbers and lists
            become float32, NumPy arrays keep their dtype).
         2. Refuse non-numeric data with a `TypeError` that names what you got: the dtype of
-           the array (`array.dtype.kind` must be one of NUMERIC_KINDS). Check strings, None,
+           the array (`array.dtype.kind` must be one of REAL_KINDS). Check strings, None,
            dicts ... before calling `Tensor` (hint: `np.asarray(data).dtype.kind`).
         3. Set `self.data`, `self.requires_grad`, `self.grad = None`, `self.grad_fn`.
 
@@ -112,10 +112,10 @@ class Variable:
         if isinstance(data, Variable):
             data = data.data
         if not isinstance(data, Tensor):
-            if not isinstance(data, (np.ndarray, int, float)) and np.asarray(data).dtype.kind not in NUMERIC_KINDS:
+            if not isinstance(data, (np.ndarray, int, float)) and np.asarray(data).dtype.kind not in REAL_KINDS:
                 raise TypeError(f"Variable needs numbers, got {type(data).__name__}: {data!r}")
             data = Tensor(data)
-        if data.data.dtype.kind not in NUMERIC_KINDS:
+        if data.data.dtype.kind not in REAL_KINDS:
             raise TypeError(f"Variable needs numbers, got an array of dtype {data.data.dtype}")
         self.data = data
         self.requires_grad = requires_grad
@@ -340,7 +340,7 @@ class GradFn:
         return f"<{self.name}>"
 
 
-def as_array(value, op_name: str):
+def as_operand(value, op_name: str):
     """The NumPy value an operation computes with. Python numbers stay numbers (no upcast)."""
     if isinstance(value, Variable):
         return value.data.data
@@ -348,7 +348,7 @@ def as_array(value, op_name: str):
         return value
     if isinstance(value, Tensor):
         value = value.data
-    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in NUMERIC_KINDS:
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in REAL_KINDS:
         return value
     raise TypeError(
         f"{op_name}: expected a Variable, a number or a numeric NumPy array, got {type(value).__name__}: {value!r}"
@@ -379,7 +379,7 @@ def operation(inputs: int) -> Callable:
 
         @functools.wraps(forward)
         def op(*args, **options) -> Variable:
-            values = [as_array(a, name) for a in args[:inputs]]
+            values = [as_operand(a, name) for a in args[:inputs]]
             try:
                 out, local_grads = forward(*values, *args[inputs:], **options)
             except ValueError as error:
@@ -445,7 +445,7 @@ you write a new one.
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Check backward against central differences; True, or AssertionError naming input and index."""
     trial = [
-        Variable(np.array(as_array(v, "gradcheck"), dtype=np.float64), requires_grad=getattr(v, "requires_grad", True))
+        Variable(np.array(as_operand(v, "gradcheck"), dtype=np.float64), requires_grad=getattr(v, "requires_grad", True))
         for v in inputs
     ]
     out = fn(*trial)
