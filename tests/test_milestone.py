@@ -100,6 +100,13 @@ def test_short_run_through_tito_learns_far_above_chance(tmp_path: Path) -> None:
         assert count > 100, f"the curve should show the {name} lines, found {count} pixels of that colour"
 
 
+def test_the_default_run_reaches_the_target(tmp_path: Path) -> None:
+    # The target is >= 95% test accuracy; time is measured by the script, not asserted here.
+    out = run_tito("milestone", "digits", "--out", str(tmp_path), cwd=ROOT).stdout
+    final = FINAL_LINE.search(out)
+    assert final and float(final.group(1)) >= 95.0, f"default run (20 epochs, seed 0) should reach 95%:\n{out[-600:]}"
+
+
 def test_the_seed_makes_runs_repeatable(tmp_path: Path) -> None:
     histories = []
     for run in ("a", "b"):
