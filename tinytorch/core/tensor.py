@@ -14,9 +14,24 @@ class Tensor:
 
     def __init__(self, data, dtype=None) -> None:
         ### BEGIN SOLUTION
+        # NumPy arrays keep their dtype (no copy); Python numbers and lists become float32.
+        if dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+            dtype = np.float32
         self.data = np.asarray(data, dtype=dtype)
         ### END SOLUTION
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
