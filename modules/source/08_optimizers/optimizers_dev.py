@@ -258,6 +258,33 @@ def test_sgd_plain():
 if __name__ == "__main__":
     test_sgd_plain()
 
+# %% [markdown]
+# ### How big a step?
+#
+# On $f(w) = \frac{1}{2}w^2$ the gradient is $w$ itself, so one SGD step is
+# $w \leftarrow (1 - \text{lr})\,w$. That one line shows the three regimes every learning rate
+# falls into: below 1 it creeps towards the minimum, between 1 and 2 it overshoots and
+# oscillates in but still converges, and above 2 every step lands further out than the last.
+# On a real network the boundary is set by the steepest direction of the loss, which nobody
+# knows in advance; that is why learning rates are tuned, and why Adam (below) is popular.
+
+# %% nbgrader={"grade": false, "grade_id": "learning-rate-demo", "locked": false, "schema_version": 3, "solution": false, "task": false}
+def sgd_trajectory(lr: float, steps: int = 6) -> list[float]:
+    """The values of w while SGD minimises f(w) = w^2 / 2 from w = 1."""
+    w = Variable(np.array(1.0))
+    opt = SGD([w], lr=lr)
+    path = [1.0]
+    for _ in range(steps):
+        w.grad = Variable(np.array(w.data.data), requires_grad=False)  # df/dw = w
+        opt.step()
+        path.append(float(w.data.data))
+    return path
+
+
+if __name__ == "__main__":
+    for lr in (0.3, 1.5, 2.5):
+        print(f"lr={lr}: " + "  ".join(f"{v:+.3f}" for v in sgd_trajectory(lr)))
+
 # %% nbgrader={"grade": true, "grade_id": "test-sgd-weight-decay", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_sgd_weight_decay():
     # g = [0.5 + 0.1*1, 0.25 + 0.1*(-2)] = [0.6, 0.05];  p - 0.1*g = [0.94, -2.005]
