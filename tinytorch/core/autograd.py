@@ -235,7 +235,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
         for v in inputs
     ]
     out = fn(*trial)
-    weights = np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
+    # A scalar output is checked as is; otherwise sum(w * out) for fixed random weights w.
+    weights = np.ones(()) if out.shape == () else np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
     out.backward(weights)
 
     def weighted_output() -> float:

@@ -430,8 +430,8 @@ small `eps`, the central difference
 approximates df/dx with an error of order eps^2. `gradcheck(fn, inputs)` does this for every
 element of every input that requires grad, and compares with what your backward computes. It
 works on float64 copies of the inputs (eps = 1e-6 is far below float32's resolution), and for
-an output that is not a scalar it checks `sum(w * output)` for a fixed random `w`, so that a
-gradient routed to the wrong element is caught too.
+an output that is not a scalar it checks `sum(w * output)` for a fixed random `w` (the same for
+the two sides), so that a gradient routed to the wrong element is caught too.
 
 It returns `True`, or raises an `AssertionError` that names the input and the index where the
 two disagree. The hidden tests use it on every operation you write; use it yourself whenever
@@ -447,7 +447,8 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
         for v in inputs
     ]
     out = fn(*trial)
-    weights = np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
+    # A scalar output is checked as is; otherwise sum(w * out) for fixed random weights w.
+    weights = np.ones(()) if out.shape == () else np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
     out.backward(weights)
 
     def weighted_output() -> float:
