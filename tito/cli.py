@@ -28,6 +28,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor()
 
 
+def cmd_milestone(args: argparse.Namespace) -> int:
+    from tito.milestone import run_milestone
+
+    return run_milestone(find_root(), args.name, args.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tito", description="tinytorch course tool")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -38,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check that the course toolchain is installed")
     doctor.set_defaults(run=cmd_doctor)
+
+    milestone = commands.add_parser("milestone", help="train a network with tinytorch (no name: list the milestones)")
+    milestone.add_argument("name", nargs="?", metavar="NAME", help="e.g. digits")
+    milestone.add_argument("args", nargs=argparse.REMAINDER, help="passed to the milestone, e.g. --epochs 5 --seed 1")
+    milestone.set_defaults(run=cmd_milestone)
     return parser
 
 
