@@ -1,0 +1,245 @@
+"""tinytorch's autograd engine against PyTorch's CPU autograd and a hand-written NumPy step, same run.
+
+    make bench                                   # installs the `bench` extra (torch==2.13.0), runs this
+    .venv/bin/python bench/engine.py [--reps 9] [--quick]
+
+Three workloads, each timed forward + backward (+ graph teardown), with the cyclic GC on as users run:
+
+1. scalar chain: `y = y * 1.0001 + 0.001` on a 0-d float32 value, microseconds per operation;
+2. 8x8 float64 ops: `y = tanh(y * 0.5 + a)`, microseconds per operation;
+3. one training step of a 64-128-10 MLP (batch 64, float32, ReLU, softmax cross-entropy, SGD),
+   also written by hand in NumPy (the floor for any engine built on NumPy).
+
+The engines take turns within each repetition (so load on the shared machine hits them alike);
+the table shows medians and the ratios tinytorch/PyTorch and tinytorch/NumPy. Then: the dtype
+through a float32 step, the time per operation as the chain grows from 10^3 to 10^5 operations,
+and the peak memory (tracemalloc) of the 10^5-operation chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+
+from tinytorch.core.autograd import Variable, relu, softmax_cross_entropy, tanh
+from tinytorch.core.autograd import sum as tt_sum
+from tinytorch.core.optimizers import SGD
+
+try:
+    import torch
+except ImportError:  # torch is optional: `make bench` installs it
+    torch = None
+
+BATCH, INPUTS, HIDDEN, CLASSES, LR = 64, 64, 128, 10, 0.1
+
+
+# --- workload 1: scalar chain --------------------------------------------------------------
+def chain_tinytorch(ops: int) -> None:
+    y = x = Variable(1.0)
+    for _ in range(ops // 2):
+        y = y * 1.0001 + 0.001
+    y.backward()
+    assert x.grad is not None
+
+
+def chain_torch(ops: int) -> None:
+    y = x = torch.tensor(1.0, requires_grad=True)
+    for _ in range(ops // 2):
+        y = y * 1.0001 + 0.001
+    y.backward()
+    assert x.grad is not None
+
+
+# --- workload 2: 8x8 float64 ------------------------------------------------------------------
+START_8x8 = np.random.default_rng(0).standard_normal((2, 8, 8))
+
+
+def small_tinytorch(ops: int) -> None:
+    y, a = Variable(START_8x8[0].copy()), Variable(START_8x8[1].copy())
+    start = y
+    for _ in range(ops // 3):
+        y = tanh(y * 0.5 + a)
+    tt_sum(y).backward()
+    assert start.grad is not None and a.grad is not None
+
+
+def small_torch(ops: int) -> None:
+    y = torch.tensor(START_8x8[0], requires_grad=True)
+    a = torch.tensor(START_8x8[1], requires_grad=True)
+    start = y
+    for _ in range(ops // 3):
+        y = torch.tanh(y * 0.5 + a)
+    y.sum().backward()
+    assert start.grad is not None and a.grad is not None
+
+
+# --- workload 3: MLP training step ----------------------------------------------------------
+def mlp_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, INPUTS)).astype(np.float32)
+    labels = rng.integers(0, CLASSES, BATCH)
+    params = [
+        (rng.standard_normal((INPUTS, HIDDEN)) / np.sqrt(INPUTS)).astype(np.float32),
+        np.zeros(HIDDEN, dtype=np.float32),
+        (rng.standard_normal((HIDDEN, CLASSES)) / np.sqrt(HIDDEN)).astype(np.float32),
+        np.zeros(CLASSES, dtype=np.float32),
+    ]
+    return x, labels, params
+
+
+def mlp_tinytorch() -> tuple[Callable[[], None], list[Variable]]:
+    x, labels, arrays = mlp_data()
+    params = [Variable(a) for a in arrays]
+    w1, b1, w2, b2 = params
+    optimizer = SGD(params, lr=LR)
+
+    def step() -> None:
+        loss = softmax_cross_entropy(relu(x @ w1 + b1) @ w2 + b2, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step.loss = loss
+
+    return step, params
+
+
+def mlp_torch() -> tuple[Callable[[], None], list]:
+    x, labels, arrays = mlp_data()
+    x, labels = torch.from_numpy(x), torch.from_numpy(labels)
+    params = [torch.tensor(a, requires_grad=True) for a in arrays]
+    w1, b1, w2, b2 = params
+    optimizer = torch.optim.SGD(params, lr=LR)
+    functional = torch.nn.functional
+
+    def step() -> None:
+        loss = functional.cross_entropy(functional.relu(x @ w1 + b1) @ w2 + b2, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step, params
+
+
+def mlp_numpy() -> tuple[Callable[[], None], list[np.ndarray]]:
+    """The same step by hand: forward, the gradients of the parameters only, in-place update."""
+    x, labels, params = mlp_data()
+    w1, b1, w2, b2 = params
+    rows = np.arange(BATCH)
+
+    def step() -> None:
+        pre = x @ w1 + b1
+        hidden = np.maximum(pre, 0)
+        logits = hidden @ w2 + b2
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exps = np.exp(shifted)
+        sums = exps.sum(axis=1, keepdims=True)
+        step.loss = np.mean(np.log(sums[:, 0]) - shifted[rows, labels])
+        d_logits = exps / sums
+        d_logits[rows, labels] -= 1
+        d_logits /= BATCH
+        d_hidden = (d_logits @ w2.T) * (pre > 0)
+        grads = (x.T @ d_hidden, d_hidden.sum(axis=0), hidden.T @ d_logits, d_logits.sum(axis=0))
+        for p, g in zip(params, grads, strict=True):
+            p -= LR * g
+
+    return step, params
+
+
+# --- measuring ----------------------------------------------------------------------------------
+def seconds(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def race(contestants: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
+    """Median seconds per call of each contestant; they take turns, after one warm-up call each."""
+    for action in contestants.values():
+        action()
+    samples: dict[str, list[float]] = {name: [] for name in contestants}
+    for _ in range(reps):
+        for name, action in contestants.items():
+            samples[name].append(seconds(action))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def check_float32_step() -> str:
+    step, params = mlp_tinytorch()
+    step()
+    kinds = {str(p.dtype) for p in params} | {str(p.grad.dtype) for p in params} | {str(step.loss.dtype)}
+    return "float32 kept (parameters, gradients, loss)" if kinds == {"float32"} else f"UPCAST: dtypes seen {kinds}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=9, help="repetitions per workload (median reported)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, no 10^5 scaling run")
+    args = parser.parse_args()
+    reps = 3 if args.quick else args.reps
+
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} cpus, "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if torch is None:
+        print("PyTorch: NOT INSTALLED (make bench installs torch==2.13.0); its columns are empty")
+    else:
+        print(f"PyTorch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()} (default)")
+
+    chain_ops, small_ops, steps = 10_000, 3_000, 100
+    rows = []  # (workload, unit, scale, {engine: median seconds})
+    contestants = {"tinytorch": lambda: chain_tinytorch(chain_ops)}
+    if torch is not None:
+        contestants["pytorch"] = lambda: chain_torch(chain_ops)
+    rows.append(("scalar chain, per op", "us", 1e6 / chain_ops, race(contestants, reps)))
+
+    contestants = {"tinytorch": lambda: small_tinytorch(small_ops)}
+    if torch is not None:
+        contestants["pytorch"] = lambda: small_torch(small_ops)
+    rows.append(("8x8 float64, per op", "us", 1e6 / (small_ops // 3 * 3), race(contestants, reps)))
+
+    def loop(step: Callable[[], None]) -> Callable[[], None]:
+        return lambda: [step() for _ in range(steps)]
+
+    contestants = {"tinytorch": loop(mlp_tinytorch()[0]), "numpy": loop(mlp_numpy()[0])}
+    if torch is not None:
+        contestants["pytorch"] = loop(mlp_torch()[0])
+    rows.append(("MLP 64-128-10 step", "us", 1e6 / steps, race(contestants, reps)))
+
+    print(f"\nmedians of {reps} repetitions (engines take turns); ratio < 1 means tinytorch is faster\n")
+    print(f"| {'workload':<22} | {'tinytorch':>10} | {'PyTorch':>10} | {'NumPy':>10} | {'tt/PyTorch':>10} | {'tt/NumPy':>8} |")
+    print(f"| {'-' * 22} | {'-' * 10}:| {'-' * 10}:| {'-' * 10}:| {'-' * 10}:| {'-' * 8}:|")
+    for workload, unit, scale, medians in rows:
+        ours = medians["tinytorch"] * scale
+        cells = [f"{ours:.2f} {unit}"]
+        for other in ("pytorch", "numpy"):
+            cells.append(f"{medians[other] * scale:.2f} {unit}" if other in medians else "-")
+        for other in ("pytorch", "numpy"):
+            cells.append(f"{ours / (medians[other] * scale):.2f}x" if other in medians else "-")
+        print(f"| {workload:<22} | {cells[0]:>10} | {cells[1]:>10} | {cells[2]:>10} | {cells[3]:>10} | {cells[4]:>8} |")
+
+    print(f"\nfloat32 through a training step: {check_float32_step()}")
+
+    sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    print("\nscalar chain, time per op as the graph grows (tinytorch; flat = linear total time):")
+    base = None
+    for ops in sizes:
+        per_op = race({"t": lambda n=ops: chain_tinytorch(n)}, max(3, reps * 1_000 // ops))["t"] / ops * 1e6
+        base = base or per_op
+        print(f"  {ops:>7} ops: {per_op:6.2f} us/op  ({per_op / base:.2f}x the 10^3 chain)")
+
+    tracemalloc.start()
+    chain_tinytorch(sizes[-1])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"\npeak memory (tracemalloc) of the {sizes[-1]}-op chain, forward + backward: "
+          f"{peak / 2**20:.1f} MiB, {peak / sizes[-1]:.0f} bytes per op")
+
+
+if __name__ == "__main__":
+    main()
