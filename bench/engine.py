@@ -10,6 +10,12 @@ Three workloads, each timed forward + backward (+ graph teardown), with the cycl
 3. one training step of a 64-128-10 MLP (batch 64, float32, ReLU, softmax cross-entropy, SGD),
    also written by hand in NumPy (the floor for any engine built on NumPy).
 
+The garbage collector stays on, as users run it. Once set up, the script calls `gc.freeze()`:
+the collector's full passes then skip the objects that imports made (importing torch makes about
+150,000; a process with only tinytorch has about 20,000), which would otherwise be rescanned at
+tinytorch's expense (its graph is made of Python objects, PyTorch's is not). The scalar chain is
+also reported without the freeze.
+
 The engines take turns within each repetition (so load on the shared machine hits them alike);
 the table shows medians and the ratios tinytorch/PyTorch and tinytorch/NumPy. Then: the dtype
 through a float32 step, the time per operation as the chain grows from 10^3 to 10^5 operations,
@@ -18,19 +24,27 @@ and the peak memory (tracemalloc) of the 10^5-operation chain.
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import statistics
-import time
-import tracemalloc
-from collections.abc import Callable
 
-import numpy as np
+# NumPy's BLAS (OpenBLAS) would start threads for 64x128 products; on a 2-core machine shared with
+# other work they wait for each other and make both NumPy contestants (tinytorch and the
+# hand-written step) up to 10x slower and erratic. One thread for NumPy, unless you set it yourself.
+# PyTorch keeps its default threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from tinytorch.core.autograd import Variable, relu, softmax_cross_entropy, tanh
-from tinytorch.core.autograd import sum as tt_sum
-from tinytorch.core.optimizers import SGD
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from tinytorch.core.autograd import Variable, relu, softmax_cross_entropy, tanh  # noqa: E402
+from tinytorch.core.autograd import sum as tt_sum  # noqa: E402
+from tinytorch.core.optimizers import SGD  # noqa: E402
 
 try:
     import torch
@@ -140,7 +154,7 @@ def mlp_numpy() -> tuple[Callable[[], None], list[np.ndarray]]:
         shifted = logits - logits.max(axis=1, keepdims=True)
         exps = np.exp(shifted)
         sums = exps.sum(axis=1, keepdims=True)
-        step.loss = np.mean(np.log(sums[:, 0]) - shifted[rows, labels])
+        step.loss = (np.log(sums[:, 0]) - shifted[rows, labels]).sum() / BATCH
         d_logits = exps / sums
         d_logits[rows, labels] -= 1
         d_logits /= BATCH
@@ -171,73 +185,93 @@ def race(contestants: dict[str, Callable[[], object]], reps: int) -> dict[str, f
 
 
 def check_float32_step() -> str:
+    """Train one step in float32 and list the dtypes of parameters, gradients and loss."""
     step, params = mlp_tinytorch()
     step()
     kinds = {str(p.dtype) for p in params} | {str(p.grad.dtype) for p in params} | {str(step.loss.dtype)}
     return "float32 kept (parameters, gradients, loss)" if kinds == {"float32"} else f"UPCAST: dtypes seen {kinds}"
 
 
+def engines(ours: Callable[[], object], theirs: Callable[[], object] | None = None, **more) -> dict:
+    contestants = {"tinytorch": ours, **more}
+    if torch is not None and theirs is not None:
+        contestants["pytorch"] = theirs
+    return contestants
+
+
+def print_table(rows: list, reps: int) -> None:
+    print(f"\nmedians of {reps} repetitions (engines take turns); a ratio below 1 means tinytorch is faster\n")
+    print(f"| {'workload':<28} | {'tinytorch':>10} | {'PyTorch':>10} | {'NumPy':>10} | {'tt/PyTorch':>10} | {'tt/NumPy':>8} |")
+    print(f"| {'-' * 28} | {'-' * 10}:| {'-' * 10}:| {'-' * 10}:| {'-' * 10}:| {'-' * 8}:|")
+    for workload, scale, medians in rows:
+        ours = medians["tinytorch"] * scale
+        times = [f"{medians[e] * scale:.2f} us" if e in medians else "-" for e in ("tinytorch", "pytorch", "numpy")]
+        ratios = [f"{ours / (medians[e] * scale):.2f}x" if e in medians else "-" for e in ("pytorch", "numpy")]
+        print(f"| {workload:<28} | {times[0]:>10} | {times[1]:>10} | {times[2]:>10} | {ratios[0]:>10} | {ratios[1]:>8} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=9, help="repetitions per workload (median reported)")
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions, no 10^5 scaling run")
+    parser.add_argument("--quick", action="store_true", help="3 repetitions, no 10^5 scaling run")
     args = parser.parse_args()
     reps = 3 if args.quick else args.reps
 
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} cpus, "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} (1, 5, 15 min)")
     if torch is None:
-        print("PyTorch: NOT INSTALLED (make bench installs torch==2.13.0); its columns are empty")
+        print("PyTorch: NOT INSTALLED (make bench installs torch==2.13.0): its columns are empty")
     else:
-        print(f"PyTorch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()} (default)")
+        print(f"PyTorch {torch.__version__}, torch.get_num_threads() = {torch.get_num_threads()} (the default)")
+    print(f"NumPy BLAS threads: OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
 
     chain_ops, small_ops, steps = 10_000, 3_000, 100
-    rows = []  # (workload, unit, scale, {engine: median seconds})
-    contestants = {"tinytorch": lambda: chain_tinytorch(chain_ops)}
+    mlp_steps = {"tinytorch": mlp_tinytorch()[0], "numpy": mlp_numpy()[0]}
     if torch is not None:
-        contestants["pytorch"] = lambda: chain_torch(chain_ops)
-    rows.append(("scalar chain, per op", "us", 1e6 / chain_ops, race(contestants, reps)))
+        mlp_steps["pytorch"] = mlp_torch()[0]
 
-    contestants = {"tinytorch": lambda: small_tinytorch(small_ops)}
-    if torch is not None:
-        contestants["pytorch"] = lambda: small_torch(small_ops)
-    rows.append(("8x8 float64, per op", "us", 1e6 / (small_ops // 3 * 3), race(contestants, reps)))
-
-    def loop(step: Callable[[], None]) -> Callable[[], None]:
+    def steps_of(step: Callable[[], None]) -> Callable[[], None]:
         return lambda: [step() for _ in range(steps)]
 
-    contestants = {"tinytorch": loop(mlp_tinytorch()[0]), "numpy": loop(mlp_numpy()[0])}
-    if torch is not None:
-        contestants["pytorch"] = loop(mlp_torch()[0])
-    rows.append(("MLP 64-128-10 step", "us", 1e6 / steps, race(contestants, reps)))
+    chain = engines(lambda: chain_tinytorch(chain_ops), lambda: chain_torch(chain_ops))
+    small = engines(lambda: small_tinytorch(small_ops), lambda: small_torch(small_ops))
+    mlp = {name: steps_of(step) for name, step in mlp_steps.items()}
 
-    print(f"\nmedians of {reps} repetitions (engines take turns); ratio < 1 means tinytorch is faster\n")
-    print(f"| {'workload':<22} | {'tinytorch':>10} | {'PyTorch':>10} | {'NumPy':>10} | {'tt/PyTorch':>10} | {'tt/NumPy':>8} |")
-    print(f"| {'-' * 22} | {'-' * 10}:| {'-' * 10}:| {'-' * 10}:| {'-' * 10}:| {'-' * 8}:|")
-    for workload, unit, scale, medians in rows:
-        ours = medians["tinytorch"] * scale
-        cells = [f"{ours:.2f} {unit}"]
-        for other in ("pytorch", "numpy"):
-            cells.append(f"{medians[other] * scale:.2f} {unit}" if other in medians else "-")
-        for other in ("pytorch", "numpy"):
-            cells.append(f"{ours / (medians[other] * scale):.2f}x" if other in medians else "-")
-        print(f"| {workload:<22} | {cells[0]:>10} | {cells[1]:>10} | {cells[2]:>10} | {cells[3]:>10} | {cells[4]:>8} |")
+    unfrozen = race(chain, reps)  # first, while the collector still scans everything the imports made
+    gc.collect()
+    gc.freeze()
+    rows = [
+        ("scalar chain, per op", 1e6 / chain_ops, race(chain, reps)),
+        ("8x8 float64, per op", 1e6 / small_ops, race(small, reps)),
+        ("MLP 64-128-10 step", 1e6 / steps, race(mlp, reps)),
+        ("scalar chain, no gc.freeze", 1e6 / chain_ops, unfrozen),
+    ]
+    if torch is not None:  # for context only: the targets are against PyTorch's default threads
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        rows.append(("MLP step, PyTorch 1 thread", 1e6 / steps, race({**mlp, "pytorch": steps_of(mlp_torch()[0])}, reps)))
+        torch.set_num_threads(threads)
+    print_table(rows, reps)
+    print(f"\n{chain_ops} ops per chain, {small_ops} per 8x8 run, {steps} steps per MLP run; GC on throughout")
 
     print(f"\nfloat32 through a training step: {check_float32_step()}")
 
     sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
-    print("\nscalar chain, time per op as the graph grows (tinytorch; flat = linear total time):")
+    print("\nscalar chain, time per op as the graph grows (flat: total time linear in the graph size):")
     base = None
     for ops in sizes:
-        per_op = race({"t": lambda n=ops: chain_tinytorch(n)}, max(3, reps * 1_000 // ops))["t"] / ops * 1e6
+        growth = engines(lambda n=ops: chain_tinytorch(n), lambda n=ops: chain_torch(n))
+        medians = race(growth, max(3, reps * 1_000 // ops))
+        per_op = {name: seconds_ / ops * 1e6 for name, seconds_ in medians.items()}
         base = base or per_op
-        print(f"  {ops:>7} ops: {per_op:6.2f} us/op  ({per_op / base:.2f}x the 10^3 chain)")
+        cells = ", ".join(f"{name} {v:6.2f} us/op ({v / base[name]:.2f}x)" for name, v in per_op.items())
+        print(f"  {ops:>7} ops: {cells}")
 
     tracemalloc.start()
     chain_tinytorch(sizes[-1])
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    print(f"\npeak memory (tracemalloc) of the {sizes[-1]}-op chain, forward + backward: "
+    print(f"\npeak memory (tracemalloc) of the {sizes[-1]}-op tinytorch chain, forward + backward: "
           f"{peak / 2**20:.1f} MiB, {peak / sizes[-1]:.0f} bytes per op")
 
 

@@ -86,6 +86,9 @@ REAL_KINDS = "biuf"  # NumPy dtype kinds a Variable may hold: bool, signed int, 
 class Variable:
     """A value in a computation graph: a Tensor plus what backward needs to know about it."""
 
+    # A graph holds one Variable per operation: fixed attributes (no per-object __dict__) make
+    # each one smaller and quicker to create, and give the garbage collector less to scan.
+    __slots__ = ("data", "requires_grad", "grad", "grad_fn")
     # NumPy defers to our reflected operators (`array + v` calls `v.__radd__`).
     __array_ufunc__ = None
     # No __eq__ on purpose: the engine keeps Variables in dicts and sets, by identity.
@@ -360,9 +363,20 @@ def record(name: str, out, inputs: Sequence, local_grads: Sequence[Callable]) ->
     if type(out) is not np.ndarray:
         out = np.asarray(out)  # NumPy returns scalars, not 0-d arrays, for 0-d results
     if _grad_enabled:
-        edges = [(v, f) for v, f in zip(inputs, local_grads, strict=True) if isinstance(v, Variable) and v.requires_grad]
+        # Edges only to the inputs that need a gradient: constants cost nothing in backward.
+        edges = []
+        for v, f in zip(inputs, local_grads, strict=False):  # inputs may go on with options
+            if isinstance(v, Variable) and v.requires_grad:
+                edges.append((v, f))
         if edges:
-            return Variable(Tensor(out), requires_grad=True, grad_fn=GradFn(name, edges))
+            # The common case, once per operation: fill in the fields directly instead of going
+            # through the checks of Tensor() and Variable(). NumPy arithmetic on numeric arrays
+            # gives a numeric array, so there is nothing to check.
+            data = Tensor.__new__(Tensor)
+            data.data = out
+            result = Variable.__new__(Variable)
+            result.data, result.requires_grad, result.grad, result.grad_fn = data, True, None, GradFn(name, edges)
+            return result
     return Variable(Tensor(out), requires_grad=False)
 
 
@@ -374,20 +388,29 @@ def operation(inputs: int) -> Callable:
     function per input. Further arguments (an axis, a shape, an exponent) are passed unchanged.
     """
 
+    if inputs not in (1, 2):
+        raise ValueError(f"operation: inputs must be 1 (unary) or 2 (binary), got {inputs}")
+
     def decorate(forward: Callable) -> Callable:
         name = forward.__name__
 
         @functools.wraps(forward)
         def op(*args, **options) -> Variable:
-            values = [as_operand(a, name) for a in args[:inputs]]
+            # Runs once per operation, so it is written out for its two cases, unary and binary,
+            # and takes a Variable's array without a call (the common case).
+            a = args[0].data.data if type(args[0]) is Variable else as_operand(args[0], name)
             try:
-                out, local_grads = forward(*values, *args[inputs:], **options)
+                if inputs == 1:
+                    out, local_grads = forward(a, *args[1:], **options)
+                else:
+                    b = args[1].data.data if type(args[1]) is Variable else as_operand(args[1], name)
+                    out, local_grads = forward(a, b, *args[2:], **options)
             except ValueError as error:
-                shapes = " and ".join(str(np.shape(v)) for v in values)
+                shapes = " and ".join(str(np.shape(as_operand(v, name))) for v in args[:inputs])
                 raise ValueError(f"{name} (input shapes {shapes}): {error}") from None
             if not isinstance(local_grads, (tuple, list)) or len(local_grads) != inputs:
                 raise TypeError(f"{name} must return (out, a tuple of {inputs} local gradient function(s)), got {local_grads!r}")
-            return record(name, out, args[:inputs], local_grads)
+            return record(name, out, args, local_grads)
 
         return op
 
@@ -1618,7 +1641,8 @@ def softmax_cross_entropy(logits, targets):
     TODO:
     1. `shifted = logits - logits.max(axis=1, keepdims=True)` (stability);
        `exps = np.exp(shifted)`; `sums = exps.sum(axis=1, keepdims=True)`.
-    2. `rows = np.arange(n)`; loss = mean of `np.log(sums[:, 0]) - shifted[rows, t]`.
+    2. `rows = np.arange(n)`; loss = `(np.log(sums[:, 0]) - shifted[rows, t]).sum() / n`, the mean
+       (a sum divided by the Python int n is cheaper than `np.mean`, and keeps float32).
     3. Gradient: `probs = exps / sums`; subtract 1 at `[rows, t]`; divide by n; times g
        (g is a scalar: the gradient of whatever the loss feeds into, 1 for the final loss).
     """
@@ -1631,7 +1655,7 @@ def softmax_cross_entropy(logits, targets):
     exps = np.exp(shifted)
     sums = exps.sum(axis=1, keepdims=True)
     rows = np.arange(n)
-    loss = np.mean(np.log(sums[:, 0]) - shifted[rows, t])
+    loss = (np.log(sums[:, 0]) - shifted[rows, t]).sum() / n
 
     def local_grad(g):
         probs = exps / sums
