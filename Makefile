@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Reinstall only when the package metadata changes.
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+# Not one of the two README commands: installs the `bench` extra (PyTorch, CPU) and runs the benchmarks.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[bench]"
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/tensor_overhead.py
+	$(BIN)/python bench/optimizers_vs_torch.py
 
 clean:
 	rm -rf $(VENV) course build
