@@ -14,7 +14,8 @@ The garbage collector stays on, as users run it. Once set up, the script calls `
 the collector's full passes then skip the objects that imports made (importing torch makes about
 150,000; a process with only tinytorch has about 20,000), which would otherwise be rescanned at
 tinytorch's expense (its graph is made of Python objects, PyTorch's is not). The scalar chain is
-also reported without the freeze.
+also reported without the freeze, and in a process of its own that never imports torch (what a
+tinytorch user sees).
 
 The engines take turns within each repetition (so load on the shared machine hits them alike);
 the table shows medians and the ratios tinytorch/PyTorch and tinytorch/NumPy. Then: the dtype
@@ -36,6 +37,8 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -174,14 +177,38 @@ def seconds(action: Callable[[], object]) -> float:
 
 
 def race(contestants: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
-    """Median seconds per call of each contestant; they take turns, after one warm-up call each."""
+    """Median seconds per call of each contestant, after one warm-up call each.
+
+    They take turns, in a rotating order, with a short pause before each turn, so that load on
+    the machine and threads still winding down from the previous turn hit all of them alike.
+    """
     for action in contestants.values():
         action()
-    samples: dict[str, list[float]] = {name: [] for name in contestants}
-    for _ in range(reps):
-        for name, action in contestants.items():
-            samples[name].append(seconds(action))
+    names = list(contestants)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for rep in range(reps):
+        for name in names[rep % len(names):] + names[: rep % len(names)]:
+            time.sleep(0.02)
+            samples[name].append(seconds(contestants[name]))
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def chain_in_own_process(ops: int, reps: int) -> float:
+    """Median seconds of the tinytorch chain in a fresh process that imports neither torch nor gc.freeze."""
+    code = (
+        "import statistics, sys, time; sys.path.insert(0, sys.argv[1]); sys.modules['torch'] = None\n"
+        "import engine\n"
+        "engine.chain_tinytorch(int(sys.argv[2]))\n"
+        "times = []\n"
+        "for _ in range(int(sys.argv[3])):\n"
+        "    started = time.perf_counter(); engine.chain_tinytorch(int(sys.argv[2]))\n"
+        "    times.append(time.perf_counter() - started)\n"
+        "print(statistics.median(times))\n"
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    python = [sys.executable, "-S"] if sys.flags.no_site else [sys.executable]  # same interpreter flags
+    result = subprocess.run([*python, "-c", code, here, str(ops), str(reps)], capture_output=True, text=True, check=True)
+    return float(result.stdout)
 
 
 def check_float32_step() -> str:
@@ -238,6 +265,7 @@ def main() -> None:
     mlp = {name: steps_of(step) for name, step in mlp_steps.items()}
 
     unfrozen = race(chain, reps)  # first, while the collector still scans everything the imports made
+    unfrozen["tinytorch alone"] = chain_in_own_process(chain_ops, reps)
     gc.collect()
     gc.freeze()
     rows = [
@@ -245,6 +273,7 @@ def main() -> None:
         ("8x8 float64, per op", 1e6 / small_ops, race(small, reps)),
         ("MLP 64-128-10 step", 1e6 / steps, race(mlp, reps)),
         ("scalar chain, no gc.freeze", 1e6 / chain_ops, unfrozen),
+        ("  tinytorch alone, no freeze", 1e6 / chain_ops, {"tinytorch": unfrozen["tinytorch alone"], "pytorch": unfrozen["pytorch"]}),
     ]
     if torch is not None:  # for context only: the targets are against PyTorch's default threads
         threads = torch.get_num_threads()

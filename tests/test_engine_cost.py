@@ -18,7 +18,7 @@ import pytest
 from tinytorch.core.autograd import Variable, no_grad, operation, relu, softmax_cross_entropy, tanh
 from tinytorch.core.optimizers import SGD
 
-# Per recorded operation: the result Variable, its Tensor, its GradFn, the edge list, one
+# Per recorded operation: the result Variable, its Tensor, its GradFn, the tuple of edges, one
 # (input, local_grad) pair per input that needs a gradient, and each local gradient's closure
 # (function, closure tuple, cell). A binary op with one constant, like `y * 1.0001`, keeps 8.
 MAX_OBJECTS_PER_OPERATION = 8

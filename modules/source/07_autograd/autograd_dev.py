@@ -335,7 +335,7 @@ class GradFn:
 
     __slots__ = ("name", "edges")
 
-    def __init__(self, name: str, edges: list[tuple[Variable, Callable]]) -> None:
+    def __init__(self, name: str, edges: tuple[tuple[Variable, Callable], ...]) -> None:
         self.name = name
         self.edges = edges
 
@@ -364,10 +364,13 @@ def record(name: str, out, inputs: Sequence, local_grads: Sequence[Callable]) ->
         out = np.asarray(out)  # NumPy returns scalars, not 0-d arrays, for 0-d results
     if _grad_enabled:
         # Edges only to the inputs that need a gradient: constants cost nothing in backward.
-        edges = []
-        for v, f in zip(inputs, local_grads, strict=False):  # inputs may go on with options
-            if isinstance(v, Variable) and v.requires_grad:
-                edges.append((v, f))
+        # Written out for one input and a second one (`inputs` may go on with options).
+        a = inputs[0]
+        edges = ((a, local_grads[0]),) if isinstance(a, Variable) and a.requires_grad else ()
+        if len(local_grads) == 2:
+            b = inputs[1]
+            if isinstance(b, Variable) and b.requires_grad:
+                edges += ((b, local_grads[1]),)
         if edges:
             # The common case, once per operation: fill in the fields directly instead of going
             # through the checks of Tensor() and Variable(). NumPy arithmetic on numeric arrays
