@@ -310,6 +310,23 @@ Python numbers are passed on as Python numbers, not converted to arrays: NumPy t
 float32 array float32 in `x * 0.5` (a float64 array of 0.5 would upcast it).
 
 `no_grad()` switches recording off: inside it, operations compute values only.
+
+This code runs once per operation, so it is written to do little: a graph of 100,000 operations
+should cost about 100,000 times one operation, and one small operation should cost no more than in
+PyTorch (`bench/engine.py` measures both side by side). The choices that matter:
+
+- **Skip what is not needed.** Edges go only to inputs that require grad, so the backward pass
+  never calls the local gradient of a constant (in `x @ w`, with `x` the data, `g @ w.T` is
+  never computed).
+- **Few, small objects per operation.** A recorded result is one `Variable` (with `__slots__`:
+  fixed attributes, no per-object dictionary), its `Tensor`, a `GradFn` and a tuple of edges,
+  plus the local-gradient closures. The engine builds results directly, without repeating the
+  checks that `Variable()` and `Tensor()` do for data coming from users.
+- **No conversions.** Arrays are never copied or converted to another dtype on the way in or out;
+  Python numbers stay numbers.
+- **No reference cycles.** The closures hold NumPy arrays, never Variables, so a graph is freed
+  by reference counting the moment the last Variable of it is dropped (no wait for Python's
+  garbage collector), and training memory stays flat from step to step.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "engine-recording", "locked": false, "schema_version": 3, "solution": false, "task": false}
