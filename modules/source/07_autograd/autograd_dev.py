@@ -417,14 +417,15 @@ def operation(inputs: int) -> Callable:
         @functools.wraps(forward)
         def op(*args, **options) -> Variable:
             # Runs once per operation, so it is written out for its two cases, unary and binary,
-            # and takes a Variable's array without a call (the common case).
+            # takes a Variable's array without a call, and calls `forward` plainly when there are
+            # no options (the common cases).
             a = args[0].data.data if type(args[0]) is Variable else as_operand(args[0], name)
             try:
                 if inputs == 1:
-                    out, local_grads = forward(a, *args[1:], **options)
+                    out, local_grads = forward(a) if len(args) == 1 and not options else forward(a, *args[1:], **options)
                 else:
                     b = args[1].data.data if type(args[1]) is Variable else as_operand(args[1], name)
-                    out, local_grads = forward(a, b, *args[2:], **options)
+                    out, local_grads = forward(a, b) if len(args) == 2 and not options else forward(a, b, *args[2:], **options)
             except ValueError as error:
                 shapes = " and ".join(str(np.shape(as_operand(v, name))) for v in args[:inputs])
                 raise ValueError(f"{name} (input shapes {shapes}): {error}") from None
