@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Command 1: run the course pipeline on the bundled modules.
+# Command 1: run the course pipeline on the bundled modules: export, release every module (student
+# kits too), build the sample submissions from the current release and grade them.
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/tito export
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/tito release
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python examples/sample_submissions.py --grade
 
 # Command 2: lint, then the whole test suite. pytest exits 5 when it ran no test: that fails too.
 test: $(STAMP)

@@ -1,6 +1,6 @@
 """Build the bundled sample submissions from the module as it is NOW, so they never go stale.
 
-    python examples/sample_submissions.py [--course DIR] [--module MODULE]
+    python examples/sample_submissions.py [--course DIR] [--module MODULE] [--grade]
 
 Run after `tito release`. Each sample is the current release notebook with explicit edits; every
 edit asserts that what it changes is there, so a changed module makes this script fail loudly
@@ -146,9 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--course", default=str(ROOT / "course"), metavar="DIR")
     parser.add_argument("--module", default=SAMPLE_MODULE, metavar="MODULE")
+    parser.add_argument("--grade", action="store_true", help="then grade them with `tito grade`")
+    parser.add_argument("--timeout", default="20", metavar="S", help="tito grade's --timeout (with --grade)")
     args = parser.parse_args(argv)
     written = build_samples(Path(args.course).resolve(), args.module)
     print(f"sample submissions for {args.module}: {', '.join(written)}")
+    if args.grade:
+        from tito.cli import main as tito
+
+        return tito(["grade", args.module, "--course", args.course, "--timeout", args.timeout])
     return 0
 
 
