@@ -80,34 +80,58 @@ def task_for(submission: Submission, kit: dict[str, str], timeout: float) -> dic
     return {"student": submission.student, "notebooks": notebooks, "kit": kit, "timeout": timeout}
 
 
-def run_tasks(tasks: list[dict], workers: int, scheduler: str | None) -> Iterator[tuple[dict, dict]]:
-    """(task, result) as each finishes. A task that raises yields a result carrying the reason."""
+def failed_result(task: dict, error: BaseException) -> dict:
+    reason = f"grading task failed: {type(error).__name__}: {first_line(error)}"
+    return {"student": task["student"], "notebooks": {n: {"notebook": None, "reason": reason} for n in task["notebooks"]}}
 
-    def failed(task: dict, error: BaseException) -> dict:
-        reason = f"grading task failed: {type(error).__name__}: {first_line(error)}"
-        return {"student": task["student"], "notebooks": {n: {"notebook": None, "reason": reason} for n in task["notebooks"]}}
 
-    if scheduler:
-        from dask.distributed import Client
-        from dask.distributed import as_completed as dask_completed
+class LocalWorkers:
+    """`workers` threads, each driving one kernel at a time (the CPU work is in the kernels)."""
 
-        with Client(scheduler) as client:
-            futures = {client.submit(execute_submission, t, key=f"tito-{t['student']}", pure=False): t for t in tasks}
-            for future in dask_completed(futures):
-                task = futures[future]
-                try:
-                    yield task, future.result()
-                except Exception as error:
-                    yield task, failed(task, error)
-        return
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(execute_submission, task): task for task in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
+    def __init__(self, workers: int) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self.futures: dict = {}
+
+    def submit(self, task: dict) -> None:
+        self.futures[self.pool.submit(execute_submission, task)] = task
+
+    def results(self) -> Iterator[tuple[dict, dict]]:
+        for future in as_completed(self.futures):
+            task = self.futures[future]
             try:
                 yield task, future.result()
             except Exception as error:
-                yield task, failed(task, error)
+                yield task, failed_result(task, error)
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+class DaskWorkers(LocalWorkers):
+    """The same tasks on a Dask distributed cluster; results come back here, to the coordinator."""
+
+    def __init__(self, scheduler: str) -> None:
+        from dask.distributed import Client
+
+        self.client = Client(scheduler)
+        self.futures = {}
+
+    def submit(self, task: dict) -> None:
+        future = self.client.submit(execute_submission, task, key=f"tito-grade-{task['student']}", pure=False)
+        self.futures[future] = task
+
+    def results(self) -> Iterator[tuple[dict, dict]]:
+        from dask.distributed import as_completed as dask_completed
+
+        for future in dask_completed(list(self.futures)):
+            task = self.futures[future]
+            try:
+                yield task, future.result()
+            except Exception as error:
+                yield task, failed_result(task, error)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def autograded_folder(course: Course, submission: Submission, module_id: str) -> Path:
@@ -177,21 +201,24 @@ def grade_module(
         raise TitoError(f"no submissions under {course.root / 'submitted'}/*/{module.id}/")
 
     progress = Progress(len(submissions), f"grading {module.id}")
-    tasks = []
-    by_student = {}
-    for submission in submissions:
-        prepare(course, config, submission, module.id, notebooks)
-        by_student[submission.student] = submission
-        task = task_for(submission, kit, timeout)
-        if task:
-            tasks.append(task)
-        else:  # nothing runnable: record the zeros now
-            finish_safely(course, config, submission, module.id, notebooks, {})
-            progress.advance(failed=True)
-    for task, result in run_tasks(tasks, workers, scheduler):
-        submission = by_student[task["student"]]
-        reason = finish_safely(course, config, submission, module.id, notebooks, result["notebooks"])
-        progress.advance(failed=bool(reason))
+    pool = DaskWorkers(scheduler) if scheduler else LocalWorkers(workers)
+    try:
+        by_student = {}
+        for submission in submissions:  # workers start on the first while the rest are prepared
+            prepare(course, config, submission, module.id, notebooks)
+            by_student[submission.student] = submission
+            task = task_for(submission, kit, timeout)
+            if task:
+                pool.submit(task)
+            else:  # nothing runnable: record the zeros now
+                finish_safely(course, config, submission, module.id, notebooks, {})
+                progress.advance(failed=True)
+        for task, result in pool.results():
+            submission = by_student[task["student"]]
+            reason = finish_safely(course, config, submission, module.id, notebooks, result["notebooks"])
+            progress.advance(failed=bool(reason))
+    finally:
+        pool.close()
 
     if feedback:
         generate_feedback(course, module.id)

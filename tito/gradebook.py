@@ -44,9 +44,32 @@ def record_steps() -> list:
     return [IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 
+def share_engines() -> None:
+    """nbgrader opens a new Gradebook, and so a new SQLAlchemy engine, in every preprocessor call;
+    SQLAlchemy caches compiled SQL per engine, so each call compiled every query again (most of the
+    coordinator's time). Give nbgrader one engine per database URL instead. Only the coordinator's
+    thread uses them."""
+    import nbgrader.api as api
+
+    if getattr(api.create_engine, "shared_by_tito", False):
+        return
+    engines: dict = {}
+    create = api.create_engine
+
+    def shared_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        if key not in engines:
+            engines[key] = create(url, **options)
+        return engines[key]
+
+    shared_engine.shared_by_tito = True
+    api.create_engine = shared_engine
+
+
 def gradebook(course: Course):  # -> nbgrader.api.Gradebook
     from nbgrader.api import Gradebook
 
+    share_engines()
     return Gradebook(course.gradebook_url, COURSE_ID)
 
 
