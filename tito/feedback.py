@@ -34,12 +34,36 @@ def read_reasons(course: Course) -> dict[tuple[str, str], str]:
     return reasons
 
 
-def generate_feedback(course: Course, module_id: str) -> Path:
-    """feedback/<student>/<module>/<notebook>.html for every autograded submission of `module_id`."""
-    from nbgrader.converters import GenerateFeedback
+class FeedbackWriter:
+    """nbgrader's GenerateFeedback (its GetGrades and CSS steps, its `feedback` HTML template), with
+    one exporter reused for every student, so each page is written as soon as that student is
+    graded, while the workers go on executing the others."""
 
-    app = GenerateFeedback(coursedir=course.course_directory(module_id), config=course.nbgrader_config())
-    app.force = True
-    app.log.setLevel(logging.ERROR)
-    app.start()
-    return course.root / "feedback"
+    def __init__(self, course: Course, module_id: str) -> None:
+        from nbconvert.exporters import HTMLExporter
+        from nbgrader.converters import GenerateFeedback
+
+        self.course, self.module_id = course, module_id
+        app = GenerateFeedback(coursedir=course.course_directory(module_id), config=course.nbgrader_config())
+        app.log.setLevel(logging.ERROR)
+        self.exporter = HTMLExporter(parent=app, config=app.config)
+        for step in app.preprocessors:
+            self.exporter.register_preprocessor(step)
+
+    def write(self, student: str, notebooks: list[str]) -> list[Path]:
+        source = self.course.root / "autograded" / student / self.module_id
+        target = self.course.root / "feedback" / student / self.module_id
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in notebooks:
+            resources = {
+                "unique_key": name,
+                "output_files_dir": f"{name}_files",
+                "nbgrader": {"student": student, "assignment": self.module_id, "notebook": name,
+                             "db_url": self.course.gradebook_url},
+            }
+            html, _ = self.exporter.from_filename(str(source / f"{name}.ipynb"), resources=resources)
+            page = target / f"{name}.html"
+            page.write_text(html, encoding="utf-8")
+            written.append(page)
+        return written

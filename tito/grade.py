@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,7 +23,7 @@ import nbformat
 from tito import gradebook as gb
 from tito.course import Course, put_own_bin_on_path
 from tito.execute import execute_submission, read_kit
-from tito.feedback import generate_feedback, read_reasons, reason_cell, write_reason
+from tito.feedback import FeedbackWriter, read_reasons, reason_cell, write_reason
 from tito.progress import Progress
 from tito.project import Module, TitoError
 
@@ -201,6 +202,17 @@ def grade_module(
         raise TitoError(f"no submissions under {course.root / 'submitted'}/*/{module.id}/")
 
     progress = Progress(len(submissions), f"grading {module.id}")
+    writer = FeedbackWriter(course, module.id) if feedback else None
+    problems: list[str] = []
+
+    def done(submission: Submission, reason: str) -> None:
+        if writer:
+            try:
+                writer.write(submission.student, notebooks)
+            except Exception as error:  # the grade is recorded; only its page is missing
+                problems.append(f"no feedback for {submission.student}: {type(error).__name__}: {first_line(error)}")
+        progress.advance(failed=bool(reason))
+
     pool = DaskWorkers(scheduler) if scheduler else LocalWorkers(workers)
     try:
         by_student = {}
@@ -211,17 +223,14 @@ def grade_module(
             if task:
                 pool.submit(task)
             else:  # nothing runnable: record the zeros now
-                finish_safely(course, config, submission, module.id, notebooks, {})
-                progress.advance(failed=True)
+                done(submission, finish_safely(course, config, submission, module.id, notebooks, {}))
         for task, result in pool.results():
             submission = by_student[task["student"]]
-            reason = finish_safely(course, config, submission, module.id, notebooks, result["notebooks"])
-            progress.advance(failed=bool(reason))
+            done(submission, finish_safely(course, config, submission, module.id, notebooks, result["notebooks"]))
     finally:
         pool.close()
-
-    if feedback:
-        generate_feedback(course, module.id)
+    for problem in problems:
+        print(f"tito grade: {problem}", file=sys.stderr)
     reasons = read_reasons(course)
     csv_path = course.root / "grades.csv"
     graded = {s.student for s in submissions}
