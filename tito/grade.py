@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import uuid
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -118,7 +119,8 @@ class DaskWorkers(LocalWorkers):
         self.futures = {}
 
     def submit(self, task: dict) -> None:
-        future = self.client.submit(execute_submission, task, key=f"tito-grade-{task['student']}", pure=False)
+        # A key unique to this run: two runs (or two modules) never share a Dask result.
+        future = self.client.submit(execute_submission, task, key=f"tito-grade-{task['student']}-{uuid.uuid4().hex}")
         self.futures[future] = task
 
     def results(self) -> Iterator[tuple[dict, dict]]:

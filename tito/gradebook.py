@@ -83,7 +83,10 @@ def assignment_notebooks(course: Course, module_id: str) -> list[str]:
         except MissingEntry:
             names = []
     if not names:
-        raise TitoError(f"{module_id} is not in the gradebook {course.gradebook_url}; run `tito release {module_id}` first")
+        same_db = f" --db-url {course.db_url}" if course.db_url else ""
+        raise TitoError(
+            f"{module_id} is not in the gradebook {course.gradebook_url}; run `tito release {module_id}{same_db}` first"
+        )
     return sorted(names)
 
 
