@@ -149,3 +149,29 @@ def test_grading_without_a_release_names_the_fix(tmp_path: Path) -> None:
     result = run_tito("grade", MODULE.id, "--course", str(tmp_path / "empty"), cwd=ROOT, check=False)
     assert result.returncode == 1
     assert f"run `tito release {MODULE.id}` first" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_submission_cannot_import_the_reference_answers(tmp_path: Path) -> None:
+    """A student who imports the module's answers from `tinytorch` instead of writing them gets the
+    kit's stubs, not the reference the instructor's environment has installed."""
+    import subprocess
+
+    package = "tinytorch." + MODULE.default_exp
+    names = [line.split("class ")[1].split("(")[0].split(":")[0] for line in MODULE.package_file(ROOT).read_text().splitlines() if line.startswith("class ")]
+    assert names, f"{MODULE.id} exports no class to import"
+    premise = subprocess.run(
+        [sys.executable, "-c", f"from {package} import {names[0]}; print('reference importable')"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert "reference importable" in premise.stdout, "this test needs the reference package installed"
+
+    course = tmp_path / "course"
+    run_tito("release", MODULE.id, "--course", str(course), cwd=ROOT)
+    release = nbformat.read(course / "release" / MODULE.id / f"{MODULE.name}.ipynb", as_version=4)
+    importer = nbformat.from_dict(release)
+    last_solution = max(i for i, c in enumerate(importer.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    importer.cells.insert(last_solution + 1, nbformat.v4.new_code_cell(f"from {package} import *"))
+    submit(course, "importer", MODULE.id, importer, MODULE.name)
+    run_tito("grade", MODULE.id, "--course", str(course), "--timeout", "120", cwd=ROOT)
+    scores = cell_scores(course, MODULE.id, "importer")
+    assert scores and all(score == 0 for score, _ in scores.values()), f"imported answers earned points: {scores}"
