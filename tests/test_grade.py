@@ -157,8 +157,15 @@ def test_a_submission_cannot_import_the_reference_answers(tmp_path: Path) -> Non
     import subprocess
 
     package = "tinytorch." + MODULE.default_exp
-    names = [line.split("class ")[1].split("(")[0].split(":")[0] for line in MODULE.package_file(ROOT).read_text().splitlines() if line.startswith("class ")]
-    assert names, f"{MODULE.id} exports no class to import"
+    import ast
+
+    tree = ast.parse(MODULE.package_file(ROOT).read_text(encoding="utf-8"))
+    names = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+    ][0]
+    assert names, f"{MODULE.id} exports nothing to import"
     premise = subprocess.run(
         [sys.executable, "-c", f"from {package} import {names[0]}; print('reference importable')"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
