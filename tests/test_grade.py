@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 import sample_submissions as samples  # noqa: E402
 
 MODULE = select_modules(ROOT, [samples.SAMPLE_MODULE])[0]
-TIMEOUT = "20"
+TIMEOUT = str(samples.SAMPLE_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
