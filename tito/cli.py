@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from tito.project import TitoError, find_root, select_modules
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if any(name.endswith(".ipynb") for name in args.modules):  # a student exporting their notebook
+        from tito.kit import export_student_notebook
+
+        for name in args.modules:
+            written = export_student_notebook(Path(name))
+            print(f"exported {name} -> {written}")
+        return 0
     from tito.export import export_modules, summary_line
 
     root = find_root()
@@ -34,12 +42,54 @@ def cmd_milestone(args: argparse.Namespace) -> int:
     return run_milestone(find_root(), args.name, args.args)
 
 
+def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
+    from tito.course import Course, default_course_root
+
+    folder = Path(args.course).resolve() if args.course else default_course_root(root)
+    return Course(root=folder, db_url=getattr(args, "db_url", None))
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from tito.release import release_modules
+
+    root = find_root()
+    modules = select_modules(root, args.modules)
+    course = course_of(args, root)
+    started = time.perf_counter()
+    kits = release_modules(root, course, modules)
+    print(f"released {len(modules)} module(s) into {course.root} in {time.perf_counter() - started:.1f}s")
+    for module, kit in zip(modules, kits, strict=True):
+        print(f"  {module.id:<16} release/{module.id}/{module.name}.ipynb  student kit: {kit.relative_to(course.root)}/")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from tito.check import check_notebook
+
+    return check_notebook(Path(args.notebook), args.timeout)
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from tito.grade import format_table, grade_module
+
+    root = find_root()
+    (module,) = select_modules(root, [args.module])
+    course = course_of(args, root)
+    report = grade_module(course, module, args.workers, args.timeout, args.scheduler)
+    print(format_table(report))
+    print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
+          f"{report.csv}; feedback under {course.root / 'feedback'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from tito.grade import default_workers
+
     parser = argparse.ArgumentParser(prog="tito", description="tinytorch course tool")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    export = commands.add_parser("export", help="export module sources into the tinytorch package")
-    export.add_argument("modules", nargs="*", metavar="MODULE", help="e.g. 07_autograd or autograd (default: all)")
+    export = commands.add_parser("export", help="export module sources into tinytorch (or a student's notebook into their kit)")
+    export.add_argument("modules", nargs="*", metavar="MODULE", help="e.g. 07_autograd or autograd (default: all), or NOTEBOOK.ipynb")
     export.set_defaults(run=cmd_export)
 
     doctor = commands.add_parser("doctor", help="check that the course toolchain is installed")
@@ -49,6 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     milestone.add_argument("name", nargs="?", metavar="NAME", help="e.g. digits")
     milestone.add_argument("args", nargs=argparse.REMAINDER, help="passed to the milestone, e.g. --epochs 5 --seed 1")
     milestone.set_defaults(run=cmd_milestone)
+
+    course_help = "course folder (default: course/ at the repository root)"
+    release = commands.add_parser("release", help="make nbgrader's student release and the student kit")
+    release.add_argument("modules", nargs="*", metavar="MODULE", help="default: all")
+    release.add_argument("--course", metavar="DIR", help=course_help)
+    release.add_argument("--db-url", metavar="URL", help="gradebook database (default: sqlite in the course folder)")
+    release.set_defaults(run=cmd_release)
+
+    check = commands.add_parser("check", help="run your notebook in a fresh kernel and show each graded test")
+    check.add_argument("notebook", metavar="NOTEBOOK")
+    check.add_argument("--timeout", type=float, default=600, metavar="S", help="wall-clock limit (default 600)")
+    check.set_defaults(run=cmd_check)
+
+    grade = commands.add_parser("grade", help="autograde every submission of a module into nbgrader's gradebook")
+    grade.add_argument("module", metavar="MODULE")
+    grade.add_argument("--course", metavar="DIR", help=course_help)
+    grade.add_argument("--workers", type=int, default=default_workers(), metavar="N", help="parallel kernels (default: CPUs)")
+    grade.add_argument("--timeout", type=float, default=300, metavar="S", help="wall-clock limit per submission (default 300)")
+    grade.add_argument("--db-url", metavar="URL", help="gradebook database, e.g. postgresql+psycopg2://... (default: sqlite)")
+    grade.add_argument("--scheduler", metavar="ADDRESS", help="run the grading tasks on this Dask scheduler")
+    grade.set_defaults(run=cmd_grade)
     return parser
 
 

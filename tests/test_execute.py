@@ -1,0 +1,92 @@
+"""The grading worker: a fresh kernel per notebook, the kit's stubbed `tinytorch`, and a wall-clock
+limit that kills every process of the submission, SIGINT or not."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+from conftest import ROOT
+
+from tito.execute import execute_submission, process_table, read_kit
+
+
+def notebook_of(*sources: str) -> str:
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]))
+
+
+def outputs_text(notebook_json: str) -> str:
+    nb = nbformat.reads(notebook_json, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
+def stub_kit(tmp_path: Path) -> dict[str, str]:
+    package = tmp_path / "kitsrc" / "tinytorch"
+    (package / "core").mkdir(parents=True)
+    (package / "__init__.py").write_text("KIT = True\n")
+    (package / "core" / "__init__.py").write_text("")
+    (package / "core" / "tensor.py").write_text("class Tensor:\n    def __init__(self, data):\n        raise NotImplementedError()\n")
+    return read_kit(package)
+
+
+def test_the_kernel_imports_the_kit_package_not_the_reference(tmp_path: Path) -> None:
+    probe = (
+        "import tinytorch, tinytorch.core.tensor as t\n"
+        "print('FILE', tinytorch.__file__)\n"
+        "try:\n    t.Tensor([1])\n    print('REFERENCE')\nexcept NotImplementedError:\n    print('STUB')"
+    )
+    result = execute_submission({"student": "s", "notebooks": {"nb": notebook_of(probe)}, "kit": stub_kit(tmp_path), "timeout": 120})
+    outcome = result["notebooks"]["nb"]
+    assert outcome["reason"] is None, outcome["reason"]
+    text = outputs_text(outcome["notebook"])
+    assert "STUB" in text and "REFERENCE" not in text, text
+    reported = text.split("FILE ")[1].split()[0]
+    assert not reported.startswith(str(ROOT)) and reported.endswith("kit/tinytorch/__init__.py"), reported
+
+
+def alive(pid: int) -> bool:
+    return pid in process_table()
+
+
+def test_timeout_kills_a_kernel_that_ignores_sigint_and_its_children(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    stubborn = (
+        "import os, signal, subprocess, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "child = subprocess.Popen(['sleep', '600'])\n"
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        "while True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass"
+    )
+    started = time.monotonic()
+    result = execute_submission({"student": "s", "notebooks": {"nb": notebook_of(stubborn)}, "kit": {}, "timeout": 8})
+    elapsed = time.monotonic() - started
+    outcome = result["notebooks"]["nb"]
+    assert outcome["notebook"] is None and outcome["reason"].startswith("timed out after 8s"), outcome
+    assert elapsed < 8 + 15, f"the limit was 8 s but grading took {elapsed:.1f} s"
+    kernel, child = (int(p) for p in pids.read_text().split())
+    time.sleep(0.2)
+    assert not alive(kernel), f"kernel {kernel} survived the timeout"
+    assert not alive(child), f"the kernel's child {child} survived the timeout"
+
+
+def test_a_dead_kernel_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    result = execute_submission(
+        {"student": "s", "notebooks": {"nb": notebook_of("x = 1", "import os\nos._exit(3)", "y = 2")}, "kit": {}, "timeout": 120}
+    )
+    outcome = result["notebooks"]["nb"]
+    assert outcome["notebook"] is None and outcome["reason"].startswith("the kernel died while running cell 1"), outcome
+
+
+def test_nothing_is_left_running_after_a_normal_run(tmp_path: Path) -> None:
+    marker = tmp_path / "bg"
+    leaves_a_process = (
+        "import subprocess\n"
+        f"p = subprocess.Popen(['sleep', '600'])\nopen({str(marker)!r}, 'w').write(str(p.pid))"
+    )
+    result = execute_submission({"student": "s", "notebooks": {"nb": notebook_of(leaves_a_process)}, "kit": {}, "timeout": 120})
+    assert result["notebooks"]["nb"]["reason"] is None
+    time.sleep(0.2)
+    assert not alive(int(marker.read_text())), "a process started by the submission outlived grading"
+    assert os.getpid() in process_table()  # the table does see live processes

@@ -1,0 +1,79 @@
+"""`tito check NOTEBOOK`: a student runs THEIR notebook in a fresh kernel and sees each graded test.
+
+Same execution as grading (tito/execute.py: a fresh kernel in a scratch folder, the kit's
+`tinytorch`, a wall-clock limit) and the same scoring rule as nbgrader (`determine_grade`), so what
+a student sees is what the grader will compute -- except hidden tests, which only the grader has.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from tito.execute import execute_submission, read_kit
+from tito.kit import find_kit_package
+from tito.project import TitoError
+
+
+def error_message(cell: nbformat.NotebookNode) -> str:
+    for output in cell.get("outputs", []):
+        if output.output_type == "error":
+            text = f"{output.ename}: {output.evalue}" if str(output.evalue).strip() else output.ename
+            return text.strip().splitlines()[0][:200]
+        if output.output_type == "stream" and output.name == "stderr":
+            return f"wrote to stderr: {output.text.strip().splitlines()[0][:180]}" if output.text.strip() else ""
+    return ""
+
+
+def check_notebook(notebook: Path, timeout: float) -> int:
+    from nbgrader.utils import compute_checksum, determine_grade, is_grade, is_locked
+
+    if not notebook.is_file():
+        raise TitoError(f"no such notebook: {notebook}")
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception as error:
+        raise TitoError(f"{notebook} is not a valid notebook: {error}") from error
+    try:
+        kit = read_kit(find_kit_package(notebook))
+    except TitoError:
+        kit = {}  # no kit around it: the kernel imports whatever tinytorch is installed
+    for cell in nb.cells:  # start clean, as grading does
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    result = execute_submission(
+        {"student": "check", "notebooks": {notebook.stem: nbformat.writes(nb)}, "kit": kit, "timeout": timeout}
+    )
+    outcome = result["notebooks"][notebook.stem]
+    print(f"tito check {notebook.name}: ran in a fresh kernel in {result['seconds']:.1f}s")
+    if outcome["reason"]:
+        print(f"could not finish: {outcome['reason']}")
+        print("total: 0 points (nothing is graded when the notebook does not run to the end)")
+        return 1
+    executed = nbformat.reads(outcome["notebook"], as_version=4)
+    graded = [c for c in executed.cells if c.cell_type == "code" and is_grade(c)]
+    if not graded:
+        print("no graded test cells in this notebook")
+        return 1
+    width = max(len(c.metadata.nbgrader["grade_id"]) for c in graded)
+    total = earned = 0.0
+    failures = 0
+    for cell in graded:
+        grade_id = cell.metadata.nbgrader["grade_id"]
+        score, max_score = determine_grade(cell)
+        score = score or 0.0
+        total += max_score
+        earned += score
+        passed = score >= max_score
+        failures += not passed
+        line = f"  {'PASS' if passed else 'FAIL'}  {grade_id:<{width}}  {score:g}/{max_score:g}"
+        if not passed:
+            line += f"  {error_message(cell)}"
+        checksum = cell.metadata.nbgrader.get("checksum")
+        if is_locked(cell) and checksum and compute_checksum(cell) != checksum:
+            line += "  (this test cell was edited; grading restores the original)"
+        print(line.rstrip())
+    print(f"total: {earned:g}/{total:g} points, {failures} of {len(graded)} tests failed")
+    print("(hidden tests run only at grading time: passing here is necessary, not sufficient)")
+    return 1 if failures else 0

@@ -1,0 +1,69 @@
+"""HTML feedback per student (nbgrader's GenerateFeedback, in-process) and the one-line reasons
+that go with a score of 0 when a submission could not be graded normally."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import nbformat
+
+from tito.course import Course
+
+REASON_FILE = "grading_reason.txt"  # next to the autograded notebook; the CSV's `reasons` column reads it
+
+
+def reason_cell(reason: str) -> nbformat.NotebookNode:
+    """A note at the top of the autograded notebook, so the feedback says why everything is 0."""
+    return nbformat.v4.new_markdown_cell(f"**Not graded: this submission scores 0.** Reason: {reason}")
+
+
+def write_reason(folder: Path, reason: str | None) -> None:
+    path = folder / REASON_FILE
+    if reason:
+        path.write_text(reason + "\n", encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def read_reasons(course: Course) -> dict[tuple[str, str], str]:
+    """(module, student) -> reason, for every autograded submission that has one."""
+    reasons = {}
+    for path in sorted((course.root / "autograded").glob(f"*/*/{REASON_FILE}")):
+        reasons[(path.parent.name, path.parent.parent.name)] = path.read_text(encoding="utf-8").strip()
+    return reasons
+
+
+class FeedbackWriter:
+    """nbgrader's GenerateFeedback (its GetGrades and CSS steps, its `feedback` HTML template), with
+    one exporter reused for every student, so each page is written as soon as that student is
+    graded, while the workers go on executing the others."""
+
+    def __init__(self, course: Course, module_id: str) -> None:
+        from nbconvert.exporters import HTMLExporter
+        from nbgrader.converters import GenerateFeedback
+
+        self.course, self.module_id = course, module_id
+        app = GenerateFeedback(coursedir=course.course_directory(module_id), config=course.nbgrader_config())
+        app.log.setLevel(logging.ERROR)
+        self.exporter = HTMLExporter(parent=app, config=app.config)
+        for step in app.preprocessors:
+            self.exporter.register_preprocessor(step)
+
+    def write(self, student: str, notebooks: list[str]) -> list[Path]:
+        source = self.course.root / "autograded" / student / self.module_id
+        target = self.course.root / "feedback" / student / self.module_id
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in notebooks:
+            resources = {
+                "unique_key": name,
+                "output_files_dir": f"{name}_files",
+                "nbgrader": {"student": student, "assignment": self.module_id, "notebook": name,
+                             "db_url": self.course.gradebook_url},
+            }
+            html, _ = self.exporter.from_filename(str(source / f"{name}.ipynb"), resources=resources)
+            page = target / f"{name}.html"
+            page.write_text(html, encoding="utf-8")
+            written.append(page)
+        return written

@@ -1,0 +1,167 @@
+"""nbgrader's rules and gradebook, driven by the grading coordinator alone (one writer: sqlite-safe).
+
+The same preprocessors `nbgrader autograde` runs, split where it executes: before execution
+(`sanitize`: outputs cleared, kernelspec forced, locked cells restored from their checksums,
+deleted test cells put back), and after it (`record`: scores into the gradebook, late penalties).
+Only the execution in between happens elsewhere, in parallel (tito/execute.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from tito.course import COURSE_ID, Course, put_own_bin_on_path
+from tito.project import TitoError
+
+CSV_REASONS = "reasons"
+
+
+def sanitize_steps() -> list:
+    from nbgrader.preprocessors import (
+        CheckCellMetadata,
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteCells,
+        OverwriteKernelspec,
+    )
+
+    return [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+
+
+def record_steps() -> list:
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
+
+    return [IgnorePattern, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+
+
+def share_engines() -> None:
+    """nbgrader opens a new Gradebook, and so a new SQLAlchemy engine, in every preprocessor call;
+    SQLAlchemy caches compiled SQL per engine, so each call compiled every query again (most of the
+    coordinator's time). Give nbgrader one engine per database URL instead. Only the coordinator's
+    thread uses them."""
+    import nbgrader.api as api
+
+    if getattr(api.create_engine, "shared_by_tito", False):
+        return
+    engines: dict = {}
+    create = api.create_engine
+
+    def shared_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        if key not in engines:
+            engines[key] = create(url, **options)
+        return engines[key]
+
+    shared_engine.shared_by_tito = True
+    api.create_engine = shared_engine
+
+
+def gradebook(course: Course):  # -> nbgrader.api.Gradebook
+    from nbgrader.api import Gradebook
+
+    put_own_bin_on_path()  # a new gradebook runs `alembic`
+    share_engines()
+    return Gradebook(course.gradebook_url, COURSE_ID)
+
+
+def assignment_notebooks(course: Course, module_id: str) -> list[str]:
+    """The notebook names nbgrader knows for `module_id`; an error naming the fix if none."""
+    from nbgrader.api import MissingEntry
+
+    with gradebook(course) as gb:
+        try:
+            names = [notebook.name for notebook in gb.find_assignment(module_id).notebooks]
+        except MissingEntry:
+            names = []
+    if not names:
+        same_db = f" --db-url {course.db_url}" if course.db_url else ""
+        raise TitoError(
+            f"{module_id} is not in the gradebook {course.gradebook_url}; run `tito release {module_id}{same_db}` first"
+        )
+    return sorted(names)
+
+
+def start_submission(course: Course, module_id: str, student: str, folder: Path) -> None:
+    """Student and submission rows, as nbgrader autograde makes them (timestamp.txt for lateness)."""
+    timestamp = course.course_directory(module_id, student).get_existing_timestamp(str(folder))
+    with gradebook(course) as gb:
+        gb.update_or_create_student(student)
+        if timestamp:
+            gb.update_or_create_submission(module_id, student, timestamp=timestamp)
+        else:
+            gb.update_or_create_submission(module_id, student)
+
+
+def resources(course: Course, module_id: str, student: str, notebook: str) -> dict:
+    return {
+        "unique_key": notebook,
+        "nbgrader": {"student": student, "assignment": module_id, "notebook": notebook, "db_url": course.gradebook_url},
+    }
+
+
+def run_steps(steps: list, config, nb: nbformat.NotebookNode, res: dict) -> nbformat.NotebookNode:
+    for step in steps:
+        nb, res = step(config=config)(nb, res)
+    return nb
+
+
+def sanitize(course: Course, config, nb: nbformat.NotebookNode, module_id: str, student: str, notebook: str):
+    return run_steps(sanitize_steps(), config, nb, resources(course, module_id, student, notebook))
+
+
+def record(course: Course, config, nb: nbformat.NotebookNode, module_id: str, student: str, notebook: str):
+    return run_steps(record_steps(), config, nb, resources(course, module_id, student, notebook))
+
+
+def zero_graded_cells(nb: nbformat.NotebookNode, reason: str) -> nbformat.NotebookNode:
+    """Give every graded code cell an error output carrying `reason`: nbgrader then scores it 0
+    (an unexecuted cell without outputs would otherwise get full marks)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs = [
+                nbformat.v4.new_output("error", ename="NotGraded", evalue=reason, traceback=[f"NotGraded: {reason}"])
+            ]
+    return nb
+
+
+def gradebook_rows(course: Course, module_id: str) -> list[tuple]:
+    """Every grade nbgrader holds for `module_id`, for comparing two gradebooks."""
+    with gradebook(course) as gb:
+        rows = []
+        for submission in gb.assignment_submissions(module_id):
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    rows.append(
+                        (submission.student_id, notebook.name, grade.name, grade.auto_score, grade.manual_score,
+                         grade.max_score, grade.needs_manual_grade)
+                    )
+        return sorted(rows)
+
+
+def export_csv(course: Course, reasons: dict[tuple[str, str], str], target: Path) -> list[dict[str, str]]:
+    """nbgrader export's CSV (its own plugin, every assignment) plus a `reasons` column."""
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    with tempfile.TemporaryDirectory() as folder, gradebook(course) as gb:
+        plain = Path(folder) / "grades.csv"
+        CsvExportPlugin(to=str(plain)).export(gb)
+        with open(plain, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows, columns = list(reader), list(reader.fieldnames or [])
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*columns, CSV_REASONS], lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            row[CSV_REASONS] = reasons.get((row["assignment"], row["student_id"]), "")
+            writer.writerow(row)
+    return rows
