@@ -74,6 +74,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
           f"{report.csv}; feedback under {course.root / 'feedback'}")
     return 0
+def cmd_milestone(args: argparse.Namespace) -> int:
+    from tito.milestone import run_milestone
+
+    return run_milestone(find_root(), args.name, args.args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--db-url", metavar="URL", help="gradebook database, e.g. postgresql+psycopg2://... (default: sqlite)")
     grade.add_argument("--scheduler", metavar="ADDRESS", help="run the grading tasks on this Dask scheduler")
     grade.set_defaults(run=cmd_grade)
+
+    milestone = commands.add_parser("milestone", help="train a network with tinytorch (no name: list the milestones)")
+    milestone.add_argument("name", nargs="?", metavar="NAME", help="e.g. digits")
+    milestone.add_argument("args", nargs=argparse.REMAINDER, help="passed to the milestone, e.g. --epochs 5 --seed 1")
+    milestone.set_defaults(run=cmd_milestone)
     return parser
 
 

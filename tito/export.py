@@ -66,7 +66,7 @@ def summary_line(root: Path, module: Module, package_file: Path) -> str:
     import ast
 
     tree = ast.parse(package_file.read_text(encoding="utf-8"))
-    names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+    names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")]
     lines = len(package_file.read_text(encoding="utf-8").splitlines())
     shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
     return f"  {module.id:<16} -> {package_file.relative_to(root)} ({lines} lines: {shown})"

@@ -6,17 +6,437 @@ from __future__ import annotations
 import numpy as np
 
 # %% auto #0
-__all__ = ['Tensor']
+__all__ = ['NUMERIC_KINDS', 'DEFAULT_DTYPE', 'as_array', 'broadcast_shape', 'Tensor']
+
+# %% ../../modules/source/01_tensor/tensor_dev.py #as-array
+NUMERIC_KINDS = frozenset("biufc")  # NumPy dtype kinds we accept: bool, int, unsigned int, float, complex
+DEFAULT_DTYPE = np.dtype(np.float32)  # what Python numbers and lists become
+
+
+def _non_numbers(data: object):
+    """The leaves of nested lists/tuples that are not numbers (`data` itself if it is neither)."""
+    if isinstance(data, (list, tuple)):
+        for item in data:
+            yield from _non_numbers(item)
+    elif not isinstance(data, (bool, int, float, complex, np.generic, np.ndarray)):
+        yield data
+
+
+def _refuse(data: object, why: str) -> TypeError:
+    """A TypeError naming the type of `data` (and of the first non-number inside a list)."""
+    culprit = next(_non_numbers(data), data)
+    inside = f" containing {type(culprit).__name__} ({culprit!r:.40})" if culprit is not data else ""
+    return TypeError(f"Tensor data must be numeric: got {type(data).__name__}{inside}, {why}")
+
+
+def as_array(data: object, dtype: object = None) -> np.ndarray:
+    """Convert `data` to a NumPy array of numbers, following tinytorch's dtype rules.
+
+    Build it to return a NumPy array holding `data`:
+    - `data` is a NumPy array or NumPy scalar and `dtype` is None: return it as an array with its own
+      dtype. An array must come back as the very same object (`as_array(a) is a`): no copy.
+    - `data` is Python data (a number, a bool, nested lists/tuples of them) and `dtype` is None:
+      return a float32 array.
+    - `dtype` is given: return an array of that dtype (no copy if it already has it).
+    - Refuse with `TypeError`, naming `type(data).__name__` in the message, when
+      * the data is not numeric: its NumPy dtype kind is not in NUMERIC_KINDS
+        (strings, None, objects, lists holding any of them),
+      * a list is ragged (`np.asarray` raises ValueError for those),
+      * the requested `dtype` is not numeric,
+      * Python complex data arrives without a dtype (float32 cannot hold it).
+      The helper `_refuse(data, why)` builds such an error for you; `raise _refuse(data, "...")`.
+
+    EXAMPLE:
+    >>> as_array([1, 2]).dtype
+    dtype('float32')
+    >>> as_array(np.arange(3)).dtype        # NumPy data keeps its dtype (int64 here)
+    dtype('int64')
+    >>> as_array(7, dtype=np.int32)
+    array(7, dtype=int32)
+    >>> as_array("1.5")
+    TypeError: Tensor data must be numeric: got str, ...
+
+    HINTS:
+    - Call `np.asarray(data)` first, *without* a dtype, and check `array.dtype.kind`: converting
+      straight to float32 would turn the string "1.5" into the number 1.5.
+    - `isinstance(data, (np.ndarray, np.generic))` tells NumPy data from Python data.
+    - `np.dtype(dtype).kind` is the kind of the requested dtype.
+    - `array.astype(dtype, copy=False)` converts without copying when nothing changes.
+    """
+    ### BEGIN SOLUTION
+    try:
+        array = np.asarray(data)
+    except ValueError:  # NumPy's complaint about ragged nested lists
+        raise _refuse(data, "whose nested rows differ in length, so it is not a grid") from None
+    if array.dtype.kind not in NUMERIC_KINDS:
+        raise _refuse(data, f"which NumPy stores as dtype {array.dtype}")
+    if dtype is not None:
+        target = np.dtype(dtype)
+        if target.kind not in NUMERIC_KINDS:
+            raise TypeError(f"Tensor dtype must be numeric: got {target} for {type(data).__name__} data")
+        return array.astype(target, copy=False)
+    if isinstance(data, (np.ndarray, np.generic)):
+        return array
+    if array.dtype.kind == "c":
+        raise _refuse(data, "which float32 cannot hold; pass dtype=np.complex64 to keep it complex")
+    return array.astype(DEFAULT_DTYPE)
+    ### END SOLUTION
+
+# %% ../../modules/source/01_tensor/tensor_dev.py #broadcast-shape
+def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of the result when tensors of the given `shapes` are combined elementwise.
+
+    Apply the broadcasting rule to any number of shapes:
+    - align the shapes on the right; missing leading axes count as size 1;
+    - on each axis, all sizes that are not 1 must be equal, and that is the result's size
+      (the result is 1 where every size is 1);
+    - otherwise raise `ValueError` naming all the shapes, e.g.
+      "cannot broadcast shapes (2, 3) and (4,): sizes 3 and 4 clash at axis -1".
+
+    EXAMPLE:
+    >>> broadcast_shape((32, 10), (10,))
+    (32, 10)
+    >>> broadcast_shape((4, 1), (5,))
+    (4, 5)
+    >>> broadcast_shape((), (2, 3))        # a rank-0 tensor fits anything
+    (2, 3)
+    >>> broadcast_shape((2, 3), (4,))
+    ValueError: cannot broadcast shapes (2, 3) and (4,): sizes 3 and 4 clash at axis -1
+
+    HINTS:
+    - Start from `result = [1] * ndim`, where ndim is the longest shape's length, then walk each
+      shape; `enumerate(shape, start=ndim - len(shape))` gives each size its position in `result`.
+    - A size of 0 is not special: (0,) fits (1,) and gives (0,), but does not fit (3,).
+    - Return a tuple, not a list. Do not call NumPy's broadcasting functions: write the rule.
+    """
+    ### BEGIN SOLUTION
+    ndim = max((len(shape) for shape in shapes), default=0)
+    result = [1] * ndim
+    for shape in shapes:
+        for position, size in enumerate(shape, start=ndim - len(shape)):
+            if size == 1 or size == result[position]:
+                continue
+            if result[position] != 1:
+                named = " and ".join(str(tuple(s)) for s in shapes)
+                raise ValueError(
+                    f"cannot broadcast shapes {named}: sizes {result[position]} and {size} "
+                    f"clash at axis {position - ndim}"
+                )
+            result[position] = size
+    return tuple(result)
+    ### END SOLUTION
 
 # %% ../../modules/source/01_tensor/tensor_dev.py #tensor-class
-class Tensor:
-    """An n-dimensional array of numbers, stored as a NumPy array in `.data`."""
+def _unwrap(other: object) -> object:
+    """What NumPy should compute with for the operand `other`, or NotImplemented if we don't take it."""
+    if isinstance(other, Tensor):
+        return other.data
+    if isinstance(other, (int, float, complex, np.generic, np.ndarray)):  # bool is an int
+        return other  # Python numbers stay as they are: NumPy treats them as weak, keeping float32
+    return NotImplemented
 
-    def __init__(self, data, dtype=None) -> None:
+
+def _matmul_mismatch(a: np.ndarray, b: np.ndarray) -> str | None:
+    """Why `a @ b` cannot work, naming both shapes; None if the inner sizes agree."""
+    if a.ndim == 0 or b.ndim == 0:
+        return f"matmul needs at least 1-D operands, got shapes {a.shape} and {b.shape}"
+    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if a.shape[-1] != inner_b:
+        return (
+            f"matmul shape mismatch: {a.shape} @ {b.shape}: the last axis of the left ({a.shape[-1]}) "
+            f"must equal the {'only' if b.ndim == 1 else 'second-to-last'} axis of the right ({inner_b})"
+        )
+    return None
+
+
+class Tensor:
+    """An n-dimensional array of numbers, stored as a NumPy array in `.data`.
+
+    >>> t = Tensor([[1, 2], [3, 4]])
+    >>> t
+    Tensor([[1. 2.]
+            [3. 4.]], shape=(2, 2), dtype=float32)
+    >>> (2 * t + 1).sum(axis=0)
+    Tensor([10. 14.], shape=(2,), dtype=float32)
+    """
+
+    __slots__ = ("data",)
+    __array_ufunc__ = None  # NumPy defers `ndarray <op> Tensor` to our reflected methods
+
+    def __init__(self, data: object, dtype: object = None) -> None:
+        """Wrap `data` (see `as_array` for the dtype rules).
+
+        Sets `self.data` to a NumPy array:
+        - fast path: `dtype` is None and `type(data) is np.ndarray` with a numeric kind
+          (`data.dtype.kind in NUMERIC_KINDS`): store `data` itself;
+        - `data` is a Tensor: use its array (`data.data`), converted only if a dtype is given;
+        - anything else: `as_array(data, dtype)`.
+
+        EXAMPLE:
+        >>> a = np.zeros(3)
+        >>> Tensor(a).data is a, Tensor(Tensor(a)).data is a
+        (True, True)
+        >>> Tensor([1, 2]).dtype, Tensor(a).dtype, Tensor(a, dtype=np.float32).dtype
+        (dtype('float32'), dtype('float64'), dtype('float32'))
+
+        HINT: test the fast path first: it is the case that must cost the least.
+        """
         ### BEGIN SOLUTION
-        self.data = np.asarray(data, dtype=dtype)
+        if type(data) is np.ndarray and dtype is None and data.dtype.kind in NUMERIC_KINDS:
+            self.data = data  # the fast path: every operation's result comes through here
+        elif isinstance(data, Tensor) and dtype is None:
+            self.data = data.data
+        else:
+            self.data = as_array(data.data if isinstance(data, Tensor) else data, dtype)
         ### END SOLUTION
 
+    # --- describing the tensor (given) ---
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size along each axis, e.g. (2, 3)."""
         return self.data.shape
+
+    @property
+    def size(self) -> int:
+        """The number of elements: the product of the shape (1 for a rank-0 tensor)."""
+        return self.data.size
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes (the rank)."""
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The NumPy dtype of the elements, e.g. dtype('float32')."""
+        return self.data.dtype
+
+    def numpy(self) -> np.ndarray:
+        """The underlying NumPy array itself (not a copy): changing it changes the tensor."""
+        return self.data
+
+    def __array__(self, dtype: object = None, copy: bool | None = None) -> np.ndarray:
+        """Let NumPy read a Tensor: `np.asarray(t)`, `np.testing.assert_allclose(t, ...)`."""
+        return np.array(self.data, dtype=dtype, copy=copy)
+
+    def item(self) -> int | float | bool | complex:
+        """The single value of a one-element tensor as a Python number.
+
+        Return the value as a plain Python number (not a NumPy scalar). If the tensor does not
+        hold exactly one element, raise ValueError naming its shape.
+
+        EXAMPLE:
+        >>> Tensor([[2.5]]).item()
+        2.5
+        >>> Tensor([1, 2]).item()
+        ValueError: item() needs a tensor with exactly one element, got shape (2,)
+
+        HINT: NumPy arrays have `.item()` too; check `self.data.size` first for a clearer message.
+        """
+        ### BEGIN SOLUTION
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with exactly one element, got shape {self.data.shape}")
+        return self.data.item()
+        ### END SOLUTION
+
+    def __repr__(self) -> str:
+        """A readable description: values, shape and dtype.
+
+        Return "Tensor(<values>, shape=<shape>, dtype=<dtype>)".
+
+        EXAMPLE:
+        >>> Tensor([1, 2])
+        Tensor([1. 2.], shape=(2,), dtype=float32)
+        >>> Tensor(np.float64(3.5))
+        Tensor(3.5, shape=(), dtype=float64)
+
+        HINT: `np.array2string(self.data, prefix="Tensor(")` formats the values and indents the
+        lines of a matrix so they line up after "Tensor(".
+        """
+        ### BEGIN SOLUTION
+        values = np.array2string(self.data, prefix="Tensor(")
+        return f"Tensor({values}, shape={self.data.shape}, dtype={self.data.dtype})"
+        ### END SOLUTION
+
+    # --- arithmetic: each operator returns a new Tensor, or NotImplemented for operands it doesn't take ---
+    def __add__(self, other: object) -> Tensor:
+        """self + other, elementwise with broadcasting. (Given: write the others like it.)"""
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(self.data + other)
+
+    __radd__ = __add__  # other + self: addition commutes
+
+    def __sub__(self, other: object) -> Tensor:
+        """self - other.
+
+        Write it like __add__. EXAMPLE: Tensor([5, 7]) - 2 -> Tensor([3. 5.], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(self.data - other)
+        ### END SOLUTION
+
+    def __rsub__(self, other: object) -> Tensor:
+        """other - self: Python calls this for `2 - t` (and `ndarray - t`).
+
+        Like __sub__, with the operands the other way round.
+        EXAMPLE: 10 - Tensor([1, 2]) -> Tensor([9. 8.], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(other - self.data)
+        ### END SOLUTION
+
+    def __mul__(self, other: object) -> Tensor:
+        """self * other, elementwise (not matrix multiplication: that is `@`).
+
+        Write it like __add__. EXAMPLE: Tensor([1, 2]) * Tensor([[1], [10]]) has shape (2, 2).
+        """
+        ### BEGIN SOLUTION
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(self.data * other)
+        ### END SOLUTION
+
+    __rmul__ = __mul__  # other * self: multiplication commutes
+
+    def __truediv__(self, other: object) -> Tensor:
+        """self / other (true division: ints give floats, as in Python 3).
+
+        Write it like __add__. EXAMPLE: Tensor([1, 2]) / 4 -> Tensor([0.25 0.5 ], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(self.data / other)
+        ### END SOLUTION
+
+    def __rtruediv__(self, other: object) -> Tensor:
+        """other / self: Python calls this for `1 / t`.
+
+        EXAMPLE: 1 / Tensor([2, 4]) -> Tensor([0.5  0.25], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(other / self.data)
+        ### END SOLUTION
+
+    def __pow__(self, other: object) -> Tensor:
+        """self ** other, elementwise.
+
+        EXAMPLE: Tensor([2, 3]) ** 2 -> Tensor([4. 9.], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(self.data**other)
+        ### END SOLUTION
+
+    def __rpow__(self, other: object) -> Tensor:
+        """other ** self: Python calls this for `2 ** t`.
+
+        EXAMPLE: 2 ** Tensor([1, 3]) -> Tensor([2. 8.], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        other = _unwrap(other)
+        return NotImplemented if other is NotImplemented else Tensor(other**self.data)
+        ### END SOLUTION
+
+    def __neg__(self) -> Tensor:
+        """-self.
+
+        EXAMPLE: -Tensor([1, -2]) -> Tensor([-1.  2.], shape=(2,), dtype=float32)
+        """
+        ### BEGIN SOLUTION
+        return Tensor(-self.data)
+        ### END SOLUTION
+
+    # --- matrix multiplication ---
+    def matmul(self, other: Tensor | np.ndarray) -> Tensor:
+        """Matrix product self @ other, with np.matmul's rules for 1-D and batched operands.
+
+        Build it to:
+        - accept a Tensor or anything `Tensor(...)` accepts (wrap it first);
+        - if the inner sizes don't agree (or an operand is 0-D), raise ValueError naming both
+          shapes: the given `_matmul_mismatch(a, b)` returns that message, or None if all is well;
+        - if batch axes don't broadcast, NumPy raises ValueError: re-raise it naming both shapes;
+        - return the product as a Tensor.
+
+        EXAMPLE:
+        >>> Tensor([[1, 2], [3, 4]]) @ Tensor([1, 1])
+        Tensor([3. 7.], shape=(2,), dtype=float32)
+        >>> Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3)))
+        ValueError: matmul shape mismatch: (2, 3) @ (2, 3): the last axis of the left (3) must equal ...
+
+        HINT: `np.matmul(a, b)` (or `a @ b`) on the two arrays does the arithmetic.
+        """
+        ### BEGIN SOLUTION
+        a = self.data
+        b = other.data if isinstance(other, Tensor) else Tensor(other).data
+        problem = _matmul_mismatch(a, b)
+        if problem:
+            raise ValueError(problem)
+        try:
+            return Tensor(np.matmul(a, b))
+        except ValueError:
+            raise ValueError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} do not broadcast") from None
+        ### END SOLUTION
+
+    def __matmul__(self, other: object) -> Tensor:
+        """self @ other."""
+        return self.matmul(other) if isinstance(other, (Tensor, np.ndarray)) else NotImplemented
+
+    def __rmatmul__(self, other: object) -> Tensor:
+        """ndarray @ self."""
+        return Tensor(other).matmul(self) if isinstance(other, np.ndarray) else NotImplemented
+
+    # --- reductions and shapes ---
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over all elements (axis=None), one axis, or a tuple of axes.
+
+        Return the sum as a Tensor; with keepdims=True the reduced axes stay, with size 1.
+
+        EXAMPLE:
+        >>> x = Tensor([[1, 2, 3], [4, 5, 6]])
+        >>> x.sum(), x.sum(axis=0).shape, x.sum(axis=1, keepdims=True).shape
+        (Tensor(21., shape=(), dtype=float32), (3,), (2, 1))
+
+        HINT: `ndarray.sum` takes the same arguments.
+        """
+        ### BEGIN SOLUTION
+        return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
+        ### END SOLUTION
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """The mean over all elements, one axis, or a tuple of axes (like `sum`).
+
+        EXAMPLE: Tensor([[1, 2, 3], [4, 5, 6]]).mean(axis=0) -> values [2.5, 3.5, 4.5]
+        """
+        ### BEGIN SOLUTION
+        return Tensor(self.data.mean(axis=axis, keepdims=keepdims))
+        ### END SOLUTION
+
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        """The same elements in a new shape: `t.reshape(2, 3)` or `t.reshape((2, 3))`; one size may be -1.
+
+        Accept the sizes as separate arguments or as one tuple (or list); return a Tensor.
+        NumPy raises ValueError if the sizes don't multiply to `self.size`: let it.
+
+        EXAMPLE:
+        >>> Tensor([1, 2, 3, 4, 5, 6]).reshape(2, -1).shape
+        (2, 3)
+
+        HINT: `shape` is a tuple of the arguments: `(2, 3)` for reshape(2, 3), `((2, 3),)` for reshape((2, 3)).
+        """
+        ### BEGIN SOLUTION
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return Tensor(self.data.reshape(shape))
+        ### END SOLUTION
+
+    def transpose(self, axes: tuple[int, ...] | None = None) -> Tensor:
+        """Reverse the axes (axes=None), or put them in the order `axes`, as `np.transpose` does.
+
+        EXAMPLE: Tensor(np.zeros((2, 3, 4))).transpose().shape == (4, 3, 2);
+        .transpose((0, 2, 1)).shape == (2, 4, 3)
+        """
+        ### BEGIN SOLUTION
+        return Tensor(self.data.transpose(axes))
+        ### END SOLUTION

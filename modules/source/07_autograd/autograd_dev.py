@@ -1,0 +1,1867 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+"""
+# Module 07: Autograd - an automatic differentiation engine
+
+Training a network means knowing, for every parameter, how the loss changes when that
+parameter moves a little: the gradient. A network has thousands of parameters and is built
+from hundreds of small operations, so nobody derives its gradient by hand. An autograd engine
+does it for us: while the forward pass computes values, it records how each value was made;
+`backward()` then walks that record from the loss back to the parameters, applying the chain
+rule once per operation.
+
+In this module you build that engine, the same design PyTorch uses:
+
+1. **Part 1, scalars.** `Variable`, the value that remembers where it came from; the
+   operations `add`, `multiply`, `subtract`, `divide`, `power`, each with its local gradient;
+   the chain rule; a first training loop.
+2. **Part 2, the engine.** The obvious recursive `backward` is correct but can take 2^k steps
+   on a graph of k operations. You will measure that, then replace it with a backward that
+   visits each node exactly once, in reverse topological order.
+3. **Part 3, tensors.** Broadcasting and how to undo it in the backward pass; `matmul`,
+   reductions, reshapes, activations and a numerically stable softmax cross-entropy.
+4. **Part 4, using it.** `gradcheck` (comparing your gradients with finite differences),
+   `no_grad`, and training a small neural network with nothing but your engine.
+
+Everything marked `#| export` becomes `tinytorch/core/autograd.py`.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "autograd-imports", "locked": false, "schema_version": 3, "solution": false, "task": false}
+#| default_exp core.autograd
+#| export
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+# %% [markdown]
+"""
+## Part 1: Variables and the first operations
+
+### The Variable
+
+A `Variable` wraps a `Tensor` (its value, in `.data`) and carries what the backward pass needs:
+
+| attribute | meaning |
+| --- | --- |
+| `data` | the value, a `Tensor`; `data.data` is the NumPy array |
+| `requires_grad` | should backward compute a gradient for this value? |
+| `grad` | after `backward()`: a `Variable` holding d(output)/d(this), same shape as `data` |
+| `grad_fn` | how this value was made (which operation, from which inputs); `None` for a value you created yourself |
+| `is_leaf` | `grad_fn is None`: a value you created, not one computed by an operation |
+
+Leaves are where gradients end up: parameters and inputs. Values computed by operations are
+intermediate; the engine passes gradients through them but does not keep them.
+
+Two details matter later:
+
+- Variables are used as dictionary keys by the engine, so `Variable` must **not** define
+  `__eq__` (Python would then refuse to hash it). Two Variables are the same node only if they
+  are the same object.
+- `__array_ufunc__ = None` tells NumPy to step aside in `array + variable`, so that Python asks
+  `Variable.__radd__` instead of letting NumPy try (and fail) to add element by element.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "variable-class", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+REAL_KINDS = "biuf"  # NumPy dtype kinds a Variable may hold: bool, signed int, unsigned int, float (no complex)
+
+
+class Variable:
+    """A value in a computation graph: a Tensor plus what backward needs to know about it."""
+
+    # NumPy defers to our reflected operators (`array + v` calls `v.__radd__`).
+    __array_ufunc__ = None
+    # No __eq__ on purpose: the engine keeps Variables in dicts and sets, by identity.
+
+    def __init__(self, data, requires_grad: bool = True, grad_fn: GradFn | None = None) -> None:
+        """Wrap `data` (a Tensor, NumPy array, Python number or list) as a graph node.
+
+        TODO: store the four attributes.
+
+        1. Make `data` a `Tensor`: keep a `Tensor` as it is (same object, no copy); unwrap a
+           `Variable` to its `.data`; anything else becomes `Tensor(data)` (numbers and lists
+           become float32, NumPy arrays keep their dtype).
+        2. Refuse non-numeric data with a `TypeError` that names what you got: the dtype of
+           the array (`array.dtype.kind` must be one of REAL_KINDS). Check strings, None,
+           dicts ... before calling `Tensor` (hint: `np.asarray(data).dtype.kind`).
+        3. Set `self.data`, `self.requires_grad`, `self.grad = None`, `self.grad_fn`.
+
+        EXAMPLE:
+            >>> Variable(5.0).data.data.dtype       # float32
+            >>> Variable(np.zeros(3)).data.data.dtype  # float64: arrays keep their dtype
+            >>> Variable("five")                    # TypeError
+        """
+        ### BEGIN SOLUTION
+        if isinstance(data, Variable):
+            data = data.data
+        if not isinstance(data, Tensor):
+            if not isinstance(data, (np.ndarray, int, float)) and np.asarray(data).dtype.kind not in REAL_KINDS:
+                raise TypeError(f"Variable needs numbers, got {type(data).__name__}: {data!r}")
+            data = Tensor(data)
+        if data.data.dtype.kind not in REAL_KINDS:
+            raise TypeError(f"Variable needs numbers, got an array of dtype {data.data.dtype}")
+        self.data = data
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.grad_fn = grad_fn
+        ### END SOLUTION
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.data.shape
+
+    @property
+    def size(self) -> int:
+        return self.data.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.data.dtype
+
+    def __repr__(self) -> str:
+        values = np.array2string(self.data.data, separator=", ", threshold=20)
+        made_by = f", grad_fn={self.grad_fn!r}" if self.grad_fn is not None else ""
+        return f"Variable({values}, dtype={self.dtype}, requires_grad={self.requires_grad}{made_by})"
+
+    def backward(self, gradient=None) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad, adding it to `leaf.grad`.
+
+        `gradient` is d(final output)/d(self); None means ones (self is the final output).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this Variable does not require grad (made from constants or in no_grad())")
+        values = self.data.data
+        if gradient is None:
+            gradient = np.ones_like(values)
+        elif isinstance(gradient, Variable):
+            gradient = gradient.data.data
+        elif isinstance(gradient, Tensor):
+            gradient = gradient.data
+        elif not isinstance(gradient, np.ndarray):
+            gradient = np.asarray(gradient, dtype=values.dtype)
+        if gradient.shape != values.shape:
+            raise ValueError(f"backward: gradient has shape {gradient.shape}, but the Variable has shape {values.shape}")
+        backpropagate(self, gradient)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (the next backward starts from nothing)."""
+        self.grad = None
+
+    def detach(self) -> Variable:
+        """The same value (shared data) as a new leaf that requires no grad."""
+        return Variable(self.data, requires_grad=False)
+
+    # Operators: each one line, defined by the operations below.
+    def __add__(self, other) -> Variable:
+        return add(self, other)
+
+    def __radd__(self, other) -> Variable:
+        return add(other, self)
+
+    def __sub__(self, other) -> Variable:
+        return subtract(self, other)
+
+    def __rsub__(self, other) -> Variable:
+        return subtract(other, self)
+
+    def __mul__(self, other) -> Variable:
+        return multiply(self, other)
+
+    def __rmul__(self, other) -> Variable:
+        return multiply(other, self)
+
+    def __truediv__(self, other) -> Variable:
+        return divide(self, other)
+
+    def __rtruediv__(self, other) -> Variable:
+        return divide(other, self)
+
+    def __pow__(self, exponent) -> Variable:
+        return power(self, exponent)
+
+    def __matmul__(self, other) -> Variable:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other) -> Variable:
+        return matmul(other, self)
+
+    def __neg__(self) -> Variable:
+        return multiply(self, -1)
+
+
+# %% [markdown]
+"""
+The test cells below use two small helpers, so that a failing test tells you exactly which
+derivative is wrong, e.g. `subtract: d/db should be -1, got 1.0`.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "test-helpers", "locked": true, "schema_version": 3, "solution": false, "task": false}
+def grad_of(v: Variable):
+    """v's gradient as a NumPy array, or None if backward left it without one."""
+    return None if v.grad is None else v.grad.data.data
+
+
+def expect_grad(op: str, wrt: str, v: Variable, expected) -> None:
+    """Assert that v.grad equals `expected` (shape and values); the message names op and input."""
+    got = grad_of(v)
+    assert got is not None, f"{op}: d/d{wrt} should be {expected}, got no gradient (grad is None)"
+    assert np.shape(got) == np.shape(expected), (
+        f"{op}: d/d{wrt} should have shape {np.shape(expected)}, got shape {np.shape(got)}: {got}"
+    )
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-6), f"{op}: d/d{wrt} should be {expected}, got {got}"
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-variable", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_variable():
+    x = Variable(5.0)
+    assert isinstance(x.data, Tensor), f"Variable(5.0).data should be a Tensor, got {type(x.data).__name__}"
+    assert x.data.data.item() == 5.0, f"Variable(5.0) should hold 5.0, got {x.data.data}"
+    assert x.data.data.dtype == np.float32, f"Variable(5.0) should be float32, got {x.data.data.dtype}"
+    assert x.requires_grad is True and x.grad is None and x.grad_fn is None and x.is_leaf, (
+        "a new Variable requires grad, has grad None, grad_fn None and is a leaf"
+    )
+    assert x.shape == () and x.size == 1, f"a scalar has shape () and size 1, got {x.shape} and {x.size}"
+    y = Variable([1, 2, 3])
+    assert y.shape == (3,) and y.size == 3, f"Variable([1, 2, 3]) should have shape (3,), got {y.shape}"
+    z = Variable(np.zeros((2, 2)), requires_grad=False)
+    assert z.data.data.dtype == np.float64, f"a float64 array should stay float64, got {z.data.data.dtype}"
+    assert z.requires_grad is False, "Variable(..., requires_grad=False) should not require grad"
+    t = Tensor(np.ones(2))
+    assert Variable(t).data is t, "Variable(tensor) should keep that very Tensor (no copy)"
+    for bad in ("five", None, ["a", "b"]):
+        try:
+            Variable(bad)
+        except TypeError:
+            pass
+        else:
+            raise AssertionError(f"Variable({bad!r}) should raise TypeError")
+    x.grad = Variable(1.0)
+    x.zero_grad()
+    assert x.grad is None, "zero_grad() should reset grad to None"
+    d = x.detach()
+    assert d.data is x.data and d.requires_grad is False, "detach() shares data and requires no grad"
+    assert "requires_grad=True" in repr(x), f"repr should show requires_grad, got {x!r}"
+    ### BEGIN HIDDEN TESTS
+    assert Variable(Variable(2.0)).data.data.item() == 2.0
+    assert Variable(np.arange(3)).data.data.dtype.kind == "i"
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_variable()
+
+# %% [markdown]
+"""
+### How an operation is recorded
+
+Every operation has two halves that belong together:
+
+- the **forward** computation, on plain NumPy arrays: `out = a * b`;
+- the **local gradient** for each input: given `g`, the gradient of the final output with
+  respect to `out`, return the gradient with respect to that input. This is the chain rule:
+  for `out = a * b`, `dL/da = dL/dout * dout/da = g * b`.
+
+So every operation in this module is written the same way: a function of NumPy arrays that
+returns the output and one small function per input:
+
+```python
+@operation(inputs=2)
+def multiply(a, b):
+    return a * b, (lambda g: g * b,    # gradient for a
+                   lambda g: g * a)    # gradient for b
+```
+
+The decorator `operation` is the part of the engine that every operation shares; it is written
+once, here:
+
+1. it takes `Variable`s (or numbers, or NumPy arrays: those are constants) and hands the
+   forward function plain NumPy values;
+2. it wraps the output in a new `Variable`;
+3. if recording is on and some input requires grad, the output requires grad too, and its
+   `grad_fn` remembers the edges `(input, local_grad)`, only for inputs that need a gradient
+   (constants and `requires_grad=False` inputs cost nothing in the backward pass);
+4. a shape error from NumPy is re-raised as a `ValueError` naming the operation and the shapes.
+
+Python numbers are passed on as Python numbers, not converted to arrays: NumPy then keeps a
+float32 array float32 in `x * 0.5` (a float64 array of 0.5 would upcast it).
+
+`no_grad()` switches recording off: inside it, operations compute values only.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "engine-recording", "locked": false, "schema_version": 3, "solution": false, "task": false}
+#| export
+_grad_enabled = True  # False inside `with no_grad():`
+
+
+class no_grad:
+    """Context manager: operations inside it record nothing and their results need no grad."""
+
+    def __enter__(self) -> no_grad:
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, False
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+
+class GradFn:
+    """How a Variable was made: the operation's name and its edges `(input, local_grad)`."""
+
+    __slots__ = ("name", "edges")
+
+    def __init__(self, name: str, edges: list[tuple[Variable, Callable]]) -> None:
+        self.name = name
+        self.edges = edges
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def as_operand(value, op_name: str):
+    """The NumPy value an operation computes with. Python numbers stay numbers (no upcast)."""
+    if isinstance(value, Variable):
+        return value.data.data
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in REAL_KINDS:
+        return value
+    raise TypeError(
+        f"{op_name}: expected a Variable, a number or a numeric NumPy array, got {type(value).__name__}: {value!r}"
+    )
+
+
+def record(name: str, out, inputs: Sequence, local_grads: Sequence[Callable]) -> Variable:
+    """Wrap `out` as a Variable; if it needs a gradient, remember its edges to its inputs."""
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)  # NumPy returns scalars, not 0-d arrays, for 0-d results
+    if _grad_enabled:
+        edges = [(v, f) for v, f in zip(inputs, local_grads, strict=True) if isinstance(v, Variable) and v.requires_grad]
+        if edges:
+            return Variable(Tensor(out), requires_grad=True, grad_fn=GradFn(name, edges))
+    return Variable(Tensor(out), requires_grad=False)
+
+
+def operation(inputs: int) -> Callable:
+    """Decorator: turn `forward(*arrays, *options) -> (out, local_grads)` into an operation on Variables.
+
+    The first `inputs` arguments are the differentiable inputs (Variables or constants); the
+    forward function receives their NumPy values and returns the output and one local-gradient
+    function per input. Further arguments (an axis, a shape, an exponent) are passed unchanged.
+    """
+
+    def decorate(forward: Callable) -> Callable:
+        name = forward.__name__
+
+        @functools.wraps(forward)
+        def op(*args, **options) -> Variable:
+            values = [as_operand(a, name) for a in args[:inputs]]
+            try:
+                out, local_grads = forward(*values, *args[inputs:], **options)
+            except ValueError as error:
+                shapes = " and ".join(str(np.shape(v)) for v in values)
+                raise ValueError(f"{name} (input shapes {shapes}): {error}") from None
+            if not isinstance(local_grads, (tuple, list)) or len(local_grads) != inputs:
+                raise TypeError(f"{name} must return (out, a tuple of {inputs} local gradient function(s)), got {local_grads!r}")
+            return record(name, out, args[:inputs], local_grads)
+
+        return op
+
+    return decorate
+
+
+# %% [markdown]
+"""
+### Backward, first attempt
+
+With the edges recorded, backward is one sentence: *give each input its local gradient of the
+gradient you received, and let it do the same.* Leaves (no `grad_fn`) add what arrives to their
+`.grad`: a leaf used twice receives two contributions, and its gradient is their sum.
+
+This recursive version is correct and easy to read. It is also a trap, which Part 2 is about;
+we use it until then. (`Variable.backward` above calls `backpropagate`; Part 2 replaces this
+function with one that scales.)
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "naive-backpropagate", "locked": false, "schema_version": 3, "solution": false, "task": false}
+def backpropagate(node: Variable, gradient: np.ndarray) -> None:
+    """First attempt: push the gradient down every path, depth first (replaced in Part 2)."""
+    if node.grad_fn is None:
+        if node.grad is None:
+            node.grad = Variable(np.array(gradient), requires_grad=False)
+        else:
+            node.grad = Variable(node.grad.data.data + gradient, requires_grad=False)
+        return
+    for parent, local_grad in node.grad_fn.edges:
+        backpropagate(parent, local_grad(gradient))
+
+
+# %% [markdown]
+"""
+### A referee: gradcheck
+
+How do you know a gradient is right? Compare it with the definition of the derivative. For a
+small `eps`, the central difference
+
+    (f(x + eps) - f(x - eps)) / (2 * eps)
+
+approximates df/dx with an error of order eps^2. `gradcheck(fn, inputs)` does this for every
+element of every input that requires grad, and compares with what your backward computes. It
+works on float64 copies of the inputs (eps = 1e-6 is far below float32's resolution), and for
+an output that is not a scalar it checks `sum(w * output)` for a fixed random `w` (the same for
+the two sides), so that a gradient routed to the wrong element is caught too.
+
+It returns `True`, or raises an `AssertionError` that names the input and the index where the
+two disagree. The hidden tests use it on every operation you write; use it yourself whenever
+you write a new one.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "gradcheck", "locked": false, "schema_version": 3, "solution": false, "task": false}
+#| export
+def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
+    """Check backward against central differences; True, or AssertionError naming input and index."""
+    trial = [
+        Variable(np.array(as_operand(v, "gradcheck"), dtype=np.float64), requires_grad=getattr(v, "requires_grad", True))
+        for v in inputs
+    ]
+    out = fn(*trial)
+    # A scalar output is checked as is; otherwise sum(w * out) for fixed random weights w.
+    weights = np.ones(()) if out.shape == () else np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
+    out.backward(weights)
+
+    def weighted_output() -> float:
+        with no_grad():
+            return float(np.sum(weights * fn(*trial).data.data))
+
+    for number, variable in enumerate(trial):
+        if not variable.requires_grad:
+            continue
+        values = variable.data.data
+        analytic = np.zeros_like(values) if variable.grad is None else variable.grad.data.data
+        if analytic.shape != values.shape:
+            raise AssertionError(
+                f"gradcheck: input {number} has shape {values.shape}, but its gradient has shape {analytic.shape}"
+            )
+        for index in np.ndindex(values.shape):
+            original = values[index]
+            values[index] = original + eps
+            above = weighted_output()
+            values[index] = original - eps
+            below = weighted_output()
+            values[index] = original
+            numeric = (above - below) / (2 * eps)
+            if not abs(analytic[index] - numeric) <= atol + rtol * abs(numeric):
+                raise AssertionError(
+                    f"gradcheck: input {number}, index {index}: expected {numeric:.6g} (central difference), "
+                    f"got {analytic[index]:.6g} (backward)"
+                )
+    return True
+
+
+# %% [markdown]
+"""
+### Addition
+
+`out = a + b`. Nudging `a` by a little nudges `out` by the same amount: `dout/da = 1`, and
+likewise `dout/db = 1`. So addition hands the incoming gradient `g` to both inputs unchanged.
+
+Your job in each operation: the forward value, and the local gradient for each input, as a
+function of `g`. The decorator does the rest.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "add", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+@operation(inputs=2)
+def add(a, b):
+    """a + b, with gradient. Call it with Variables, numbers or NumPy arrays.
+
+    TODO: return `(out, (grad_a, grad_b))`.
+    - `a`, `b` arrive as NumPy arrays (or Python numbers); `out = a + b`.
+    - `grad_a(g)` returns dL/da given g = dL/dout; here dout/da = 1, so dL/da = g.
+      Same for `grad_b`.
+    - Shapes: if a and b have different (broadcastable) shapes, just return g; the engine sums
+      it back to each input's shape (Part 3).
+
+    EXAMPLE: x = Variable(2.0); y = Variable(3.0); z = add(x, y)   # 5.0
+             z.backward()  ->  x.grad = 1.0, y.grad = 1.0
+    HINT: `lambda g: g` is a complete local gradient.
+    """
+    ### BEGIN SOLUTION
+    return a + b, (lambda g: g, lambda g: g)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-add", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_add():
+    x, y = Variable(2.0), Variable(3.0)
+    z = add(x, y)
+    assert z.data.data.item() == 5.0, f"add(2, 3) should be 5.0, got {z.data.data}"
+    assert z.requires_grad and not z.is_leaf, "add of Variables that require grad should require grad, not be a leaf"
+    z.backward()
+    expect_grad("add", "a", x, 1.0)
+    expect_grad("add", "b", y, 1.0)
+    a = Variable(5.0)
+    b = add(a, 3.0)
+    assert b.data.data.item() == 8.0, f"add(5, 3.0) should be 8.0, got {b.data.data}"
+    b.backward()
+    expect_grad("add with a constant", "a", a, 1.0)
+    c = Variable(1.0, requires_grad=False)
+    w = Variable(2.0)
+    (c + w).backward()
+    assert c.grad is None, "add: an input with requires_grad=False should get no gradient"
+    r = Variable(4.0)
+    s = 1 + r
+    assert s.data.data.item() == 5.0, f"1 + Variable(4.0) should be 5.0, got {s.data.data}"
+    s.backward()
+    expect_grad("1 + x", "x", r, 1.0)
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(7)
+    assert gradcheck(add, [Variable(rng.standard_normal(4)), Variable(rng.standard_normal(4))])
+    assert gradcheck(lambda u: u + u, [Variable(rng.standard_normal(3))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_add()
+
+# %% [markdown]
+"""
+### Multiplication
+
+`out = a * b`: nudge `a` by `h` and `out` moves by `h * b`, so `dout/da = b` and
+`dout/db = a`. Each input's gradient is the incoming `g` times *the other* input. Note that the
+local gradient needs the forward values: the closures keep `a` and `b` for the backward pass.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "multiply", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+@operation(inputs=2)
+def multiply(a, b):
+    """a * b (elementwise), with gradient.
+
+    TODO: return `(out, (grad_a, grad_b))` with out = a * b,
+    dL/da = g * b and dL/db = g * a (the product rule).
+
+    EXAMPLE: multiply(Variable(2.0), Variable(3.0)) is 6.0; backward gives 3.0 and 2.0.
+    HINT: a classic slip is `g * a` for a's gradient; check: d(a*b)/da does not contain a.
+    """
+    ### BEGIN SOLUTION
+    return a * b, (lambda g: g * b, lambda g: g * a)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-multiply", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_multiply():
+    x, y = Variable(2.0), Variable(3.0)
+    z = multiply(x, y)
+    assert z.data.data.item() == 6.0, f"multiply(2, 3) should be 6.0, got {z.data.data}"
+    z.backward()
+    expect_grad("multiply", "a", x, 3.0)
+    expect_grad("multiply", "b", y, 2.0)
+    a = Variable(4.0)
+    b = multiply(a, 2.0)
+    assert b.data.data.item() == 8.0, f"multiply(4, 2.0) should be 8.0, got {b.data.data}"
+    b.backward()
+    expect_grad("multiply by a constant 2.0", "a", a, 2.0)
+    r = Variable(3.0)
+    (2 * r).backward()
+    expect_grad("2 * x", "x", r, 2.0)
+    s = Variable(3.0)
+    (s * s).backward()
+    expect_grad("x * x (both inputs the same Variable)", "x", s, 6.0)
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(8)
+    assert gradcheck(multiply, [Variable(rng.standard_normal(5)), Variable(rng.standard_normal(5))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_multiply()
+
+# %% [markdown]
+"""
+### Subtraction and negation
+
+`out = a - b`: `dout/da = 1`, `dout/db = -1`. The minus sign on `b`'s side is the whole
+difficulty. Negation `-x` is `multiply(x, -1)` (see `Variable.__neg__`), and `1 - x` works
+through `__rsub__`: every operator is one line on top of the operations.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "subtract", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+@operation(inputs=2)
+def subtract(a, b):
+    """a - b, with gradient.
+
+    TODO: return `(out, (grad_a, grad_b))` with out = a - b, dL/da = g, dL/db = -g.
+
+    EXAMPLE: subtract(Variable(5.0), Variable(3.0)) is 2.0; backward gives 1.0 and -1.0.
+    """
+    ### BEGIN SOLUTION
+    return a - b, (lambda g: g, lambda g: -g)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-subtract", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_subtract():
+    x, y = Variable(5.0), Variable(3.0)
+    z = subtract(x, y)
+    assert z.data.data.item() == 2.0, f"subtract(5, 3) should be 2.0, got {z.data.data}"
+    assert z.requires_grad, "subtract of Variables that require grad should require grad"
+    z.backward()
+    expect_grad("subtract", "a", x, 1)
+    expect_grad("subtract", "b", y, -1)
+    a = Variable(4.0)
+    b = subtract(a, 2.0)
+    assert b.data.data.item() == 2.0, f"subtract(4, 2.0) should be 2.0, got {b.data.data}"
+    b.backward()
+    expect_grad("subtract a constant", "a", a, 1)
+    r = Variable(4.0)
+    s = 1 - r
+    assert s.data.data.item() == -3.0, f"1 - Variable(4.0) should be -3.0, got {s.data.data}"
+    s.backward()
+    expect_grad("1 - x", "x", r, -1)
+    n = Variable(2.5)
+    m = -n
+    assert m.data.data.item() == -2.5, f"-Variable(2.5) should be -2.5, got {m.data.data}"
+    m.backward()
+    expect_grad("-x", "x", n, -1)
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(9)
+    assert gradcheck(subtract, [Variable(rng.standard_normal(4)), Variable(rng.standard_normal(4))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_subtract()
+
+# %% [markdown]
+"""
+### The chain rule in a bigger expression
+
+Nothing new to write: once every operation knows its local gradient, any expression made of
+them differentiates itself. Take `f(x, y) = (x + y) * (x - y) = x^2 - y^2`. The graph is
+
+```
+x ---+---> (x + y) ---+
+     |                +---> (x + y) * (x - y) ---> f
+y ---+---> (x - y) ---+
+```
+
+Backward multiplies local gradients along each path from `f` back to `x`, and adds up the
+paths: `df/dx = (x - y) * 1 + (x + y) * 1 = 2x`, and `df/dy = (x - y) * 1 + (x + y) * (-1) = -2y`.
+`x` is used twice, so its two contributions are added in `x.grad`.
+"""
+
+# %% nbgrader={"grade": true, "grade_id": "test-chain-rule", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
+def test_chain_rule():
+    x, y = Variable(3.0), Variable(2.0)
+    f = multiply(add(x, y), subtract(x, y))
+    assert f.data.data.item() == 5.0, f"(3 + 2) * (3 - 2) should be 5.0, got {f.data.data}"
+    f.backward()
+    expect_grad("(x + y) * (x - y)", "x", x, 6.0)
+    expect_grad("(x + y) * (x - y)", "y", y, -4.0)
+    x2 = Variable(1.0)
+    g = multiply(multiply(add(x2, 1.0), add(x2, 2.0)), add(x2, 3.0))
+    assert g.data.data.item() == 24.0, f"(1 + 1) * (1 + 2) * (1 + 3) should be 24.0, got {g.data.data}"
+    g.backward()
+    expect_grad("(x + 1) * (x + 2) * (x + 3)", "x", x2, 3 * 1.0**2 + 12 * 1.0 + 11)
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(10)
+    assert gradcheck(lambda u, v: (u * v + u) * (u - v * 2.0), [Variable(rng.standard_normal(3)), Variable(rng.standard_normal(3))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_chain_rule()
+
+# %% [markdown]
+"""
+### Division and powers
+
+`out = a / b`: `dout/da = 1 / b` and `dout/db = -a / b^2`.
+
+`out = x ** p` for a number `p`: `dout/dx = p * x^(p - 1)`. The exponent is a constant, not an
+input: `power` has one differentiable input (`inputs=1`) and gets `p` as a plain option.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "divide", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+@operation(inputs=2)
+def divide(a, b):
+    """a / b (elementwise), with gradient.
+
+    TODO: return `(out, (grad_a, grad_b))` with out = a / b,
+    dL/da = g / b and dL/db = -g * a / b**2.
+
+    EXAMPLE: divide(Variable(6.0), Variable(3.0)) is 2.0; backward gives 1/3 and -6/9.
+    HINT: the sign of d/db is easy to lose.
+    """
+    ### BEGIN SOLUTION
+    return a / b, (lambda g: g / b, lambda g: -g * a / (b * b))
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def power(x, p):
+    """x ** p for a number p, with gradient.
+
+    TODO: return `(out, (grad_x,))` with out = x ** p and dL/dx = g * p * x ** (p - 1).
+    (The trailing comma matters: one input, a tuple of one local gradient.)
+
+    EXAMPLE: power(Variable(3.0), 2) is 9.0; backward gives 6.0.
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"power: the exponent must be a number, got {type(p).__name__}")
+    ### BEGIN SOLUTION
+    return x**p, (lambda g: g * p * x ** (p - 1),)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-divide-power", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_divide_power():
+    a, b = Variable(6.0), Variable(3.0)
+    z = divide(a, b)
+    assert z.data.data.item() == 2.0, f"divide(6, 3) should be 2.0, got {z.data.data}"
+    z.backward()
+    expect_grad("divide(6, 3)", "a", a, 1 / 3)
+    expect_grad("divide(6, 3)", "b", b, -6 / 9)
+    r = Variable(4.0)
+    (1 / r).backward()
+    expect_grad("1 / x at x=4", "x", r, -1 / 16)
+    x = Variable(3.0)
+    y = power(x, 2)
+    assert y.data.data.item() == 9.0, f"power(3, 2) should be 9.0, got {y.data.data}"
+    y.backward()
+    expect_grad("power(x, 2) at x=3", "x", x, 6.0)
+    s = Variable(4.0)
+    (s**0.5).backward()
+    expect_grad("x ** 0.5 at x=4", "x", s, 0.25)
+    try:
+        power(x, Variable(2.0))
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("power(x, Variable) should raise TypeError: the exponent must be a number")
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(11)
+    assert gradcheck(divide, [Variable(rng.standard_normal(4)), Variable(rng.uniform(0.5, 2.0, 4))])
+    assert gradcheck(lambda u: power(u, 3), [Variable(rng.standard_normal(4))])
+    assert gradcheck(lambda u: power(u, -1.5), [Variable(rng.uniform(0.5, 2.0, 4))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_divide_power()
+
+# %% [markdown]
+"""
+### Training with scalars
+
+That is already enough to train something. Fit `prediction = w * x + b` to four points on the
+line `y = 2x + 1`: each step computes the summed squared error, calls `backward()`, and moves
+`w` and `b` a little against their gradients. Note `zero_grad()` before each backward: leaves
+*accumulate* gradients across backward calls, so without it every step would also repeat all
+earlier steps' gradients.
+"""
+
+# %% nbgrader={"grade": true, "grade_id": "test-scalar-training", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
+def test_scalar_training():
+    w, b = Variable(0.1), Variable(0.0)
+    xs, ys = [1.0, 2.0, 3.0, 4.0], [3.0, 5.0, 7.0, 9.0]
+    learning_rate = 0.01
+    for _ in range(100):
+        total_loss = Variable(0.0)
+        for x_val, y_val in zip(xs, ys, strict=True):
+            x = Variable(x_val, requires_grad=False)
+            target = Variable(y_val, requires_grad=False)
+            error = subtract(add(multiply(w, x), b), target)
+            total_loss = add(total_loss, multiply(error, error))
+        w.zero_grad()
+        b.zero_grad()
+        total_loss.backward()
+        w.data = Tensor(w.data.data - learning_rate * w.grad.data.data)
+        b.data = Tensor(b.data.data - learning_rate * b.grad.data.data)
+    final_w, final_b = w.data.data.item(), b.data.data.item()
+    assert abs(final_w - 2.0) < 0.1, f"training y = 2x + 1: w should be close to 2.0, got {final_w}"
+    assert abs(final_b - 1.0) < 0.1, f"training y = 2x + 1: b should be close to 1.0, got {final_b}"
+    prediction = add(multiply(w, Variable(5.0, requires_grad=False)), b).data.data.item()
+    assert abs(prediction - 11.0) < 0.5, f"the trained line at x=5 should give about 11, got {prediction}"
+    ### BEGIN HIDDEN TESTS
+    assert w.data.data.dtype == np.float32 and w.grad.data.data.dtype == np.float32
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_scalar_training()
+
+# %% [markdown]
+"""
+## Part 2: the engine, done right
+
+### The trap in the first backward
+
+Our `backpropagate` walks *every path* from the output to each leaf. In a tree that is the
+same as walking every node once. But graphs share values. Look at
+
+```python
+y = x
+for _ in range(k):
+    y = y + y
+```
+
+This graph has only k operations, yet `y` at each step is used twice by the next, so there are
+2^k different paths from the output back to `x`. The recursive backward follows every one of
+them. Let us measure it: a pass-through operation in front of `x` counts how often a gradient
+arrives through it.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "naive-blowup-demo", "locked": false, "schema_version": 3, "solution": false, "task": false}
+import time
+
+arrivals = 0
+
+
+@operation(inputs=1)
+def counting_identity(x):
+    """x unchanged; counts how often a gradient flows back through it."""
+
+    def local_grad(g):
+        global arrivals
+        arrivals += 1
+        return g
+
+    return x, (local_grad,)
+
+
+def doubling_chain(k: int) -> tuple[Variable, Variable]:
+    x = Variable(1.0)
+    y = counting_identity(x)
+    for _ in range(k):
+        y = y + y
+    return x, y
+
+
+print(" k   arrivals at x   x.grad       seconds")
+for k in (1, 2, 4, 8, 10, 12, 14, 16):
+    x, y = doubling_chain(k)
+    arrivals = 0
+    started = time.perf_counter()
+    y.backward()
+    print(f"{k:2d}   {arrivals:13d}   {x.grad.data.data.item():9.0f}   {time.perf_counter() - started:8.4f}")
+
+# %% [markdown]
+"""
+The answers are right (`x.grad` is 2^k), but the work doubles with every operation. At k = 60
+it would be 2^60, about 10^18 steps: centuries. Real networks share values all the time (a
+weight used for every example in a batch, an activation feeding several layers).
+
+There is a second problem: recursion. Every operation in a chain adds a Python stack frame, and
+Python stops at about a thousand:
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "naive-recursion-demo", "locked": false, "schema_version": 3, "solution": false, "task": false}
+x = Variable(1.0)
+y = x
+for _ in range(5000):
+    y = y + 1.0
+try:
+    y.backward()
+    print("backward through 5000 operations: done")
+except RecursionError as error:
+    print(f"backward through 5000 operations: RecursionError ({error})")
+
+# %% [markdown]
+"""
+### The fix: every node once, in topological order
+
+The total gradient arriving at a node is the sum over its uses. So a node should pass its
+gradient on only once it has received *all* of it, that is, after every node that uses it has
+been processed. An ordering of the graph in which every node comes after its inputs is a
+**topological order**; walking it backwards from the output processes each node after all its
+users. Then:
+
+1. `topological_order(root)`: every node reachable from `root` through `grad_fn.edges`, each
+   exactly once, inputs before the nodes computed from them.
+2. `backpropagate(root, gradient)`: keep a dict `grads` from node to the gradient accumulated so
+   far, starting with `{root: gradient}`. Walk the order backwards. Take the node's
+   gradient out of the dict (it is complete now). A leaf adds it to its `.grad`. Any other node
+   sends `local_grad(g)` along each edge, adding it to what the input has already received.
+
+Each node is visited once and each edge used once: the work is linear in the size of the graph.
+
+Both functions must be **iterative** (a loop with an explicit stack, not recursion), or a
+50,000-operation chain hits Python's recursion limit.
+
+For the depth-first search with an explicit stack, push `(node, False)` to mean "visit node" and
+`(node, True)` to mean "all of node's inputs are done, append it". A node is appended only after
+everything it depends on.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "topological-order", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+def topological_order(root: Variable) -> list[Variable]:
+    """Every Variable `root` depends on (through `grad_fn.edges`), each once, inputs first.
+
+    TODO: an iterative depth-first search.
+    - `visited = set()`, `order = []`, `stack = [(root, False)]`.
+    - Pop `(node, inputs_done)`. If `inputs_done`: append node to `order`.
+      Otherwise, skip it if already visited; else mark it visited, push `(node, True)`, then push
+      `(parent, False)` for each `parent, _ in node.grad_fn.edges` (leaves have grad_fn None).
+    - Return `order`: root is last, and every node comes after all of its inputs.
+
+    Do not recurse: the graph may be 50,000 operations deep.
+    """
+    ### BEGIN SOLUTION
+    order: list[Variable] = []
+    visited: set[Variable] = set()
+    stack = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        if node.grad_fn is not None:
+            for parent, _ in node.grad_fn.edges:
+                if parent not in visited:
+                    stack.append((parent, False))
+    return order
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-topological-order", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
+def test_topological_order():
+    x, y = Variable(2.0), Variable(3.0)
+    a = x * y
+    b = a + x
+    c = a * b
+    order = topological_order(c)
+    assert len(order) == 5 and len(set(order)) == 5, (
+        f"topological_order: the graph of c = (x*y) * (x*y + x) has 5 nodes, each listed once; got {len(order)} "
+        f"entries with {len(set(order))} different nodes"
+    )
+    assert set(order) == {x, y, a, b, c}, "topological_order should list exactly the nodes c depends on, and c"
+    position = {node: i for i, node in enumerate(order)}
+    for node in order:
+        for parent, _ in (node.grad_fn.edges if node.grad_fn else []):
+            assert position[parent] < position[node], (
+                f"topological_order: an input ({parent!r}) comes after the node made from it ({node!r})"
+            )
+    assert order[-1] is c, "topological_order: the root comes last"
+    deep = Variable(0.0)
+    chain = deep
+    for _ in range(50_000):
+        chain = chain + 1.0
+    long_order = topological_order(chain)
+    assert len(long_order) == 50_001, (
+        f"topological_order of a 50,000-operation chain should have 50,001 nodes, got {len(long_order)}"
+    )
+    assert long_order[0] is deep and long_order[-1] is chain, "topological_order: chain start first, end last"
+    ### BEGIN HIDDEN TESTS
+    lone = Variable(1.0)
+    assert topological_order(lone) == [lone]
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_topological_order()
+
+# %% nbgrader={"grade": false, "grade_id": "backpropagate", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+def backpropagate(root: Variable, gradient: np.ndarray) -> None:  # noqa: F811 (replaces the first attempt)
+    """Send `gradient` (dL/droot, a NumPy array shaped like root) back to every leaf, once per node.
+
+    TODO:
+    1. `grads = {root: gradient}`.
+    2. For `node` in `reversed(topological_order(root))`:
+       - `g = grads.pop(node)`: all of node's users came before it, so g is complete.
+       - Leaf (`node.grad_fn is None`): add g to `node.grad`. If `node.grad` is None, set it to
+         `Variable(np.array(g), requires_grad=False)` (np.array copies, so two leaves never
+         share one array); otherwise to a new Variable holding `node.grad.data.data + g`.
+       - Otherwise, for each `parent, local_grad in node.grad_fn.edges`: `pg = local_grad(g)`.
+         If `pg.shape != parent.shape`, the forward pass broadcast `parent`: replace pg by
+         `unbroadcast(pg, parent.shape)` (written in Part 3; scalars never need it). Then add pg
+         to `grads[parent]` (or store it, if parent has no entry yet).
+
+    Iterative, each node once. Do not add into arrays in place (`+=`): a local gradient may hand
+    back the very array it received.
+    """
+    ### BEGIN SOLUTION
+    grads = {root: gradient}
+    for node in reversed(topological_order(root)):
+        g = grads.pop(node)
+        if node.grad_fn is None:
+            if node.grad is None:
+                node.grad = Variable(np.array(g), requires_grad=False)
+            else:
+                node.grad = Variable(node.grad.data.data + g, requires_grad=False)
+            continue
+        for parent, local_grad in node.grad_fn.edges:
+            pg = local_grad(g)
+            if pg.shape != parent.data.data.shape:
+                pg = unbroadcast(pg, parent.data.data.shape)
+            if parent in grads:
+                grads[parent] = grads[parent] + pg
+            else:
+                grads[parent] = pg
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-backpropagate", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
+def test_backpropagate():
+    passes = []
+
+    @operation(inputs=1)
+    def counted(v):
+        return v, (lambda g: passes.append(1) or g,)
+
+    x = Variable(1.0)
+    y = counted(x)
+    for _ in range(12):
+        y = y + y
+    y.backward()
+    assert len(passes) == 1, (
+        f"backward: in y = y + y (12 times) the gradient should pass through x's one edge once, "
+        f"it passed {len(passes)} times: each node must be visited once, after all its users"
+    )
+    expect_grad("y = y + y, 12 times", "x", x, 2.0**12)
+    x60 = Variable(1.0)
+    y60 = x60
+    for _ in range(60):
+        y60 = y60 + y60
+    y60.backward()
+    assert grad_of(x60).item() == 2**60, f"y = y + y, 60 times: d/dx should be 2**60, got {grad_of(x60)}"
+    u, v = Variable(3.0), Variable(2.0)
+    f = (u + v) * (u - v) + u * u
+    f.backward()
+    expect_grad("(u + v) * (u - v) + u * u", "u", u, 12.0)
+    expect_grad("(u + v) * (u - v) + u * u", "v", v, -4.0)
+    left, right = Variable(np.ones(2)), Variable(np.ones(2))
+    (left + right).backward()
+    assert grad_of(left) is not grad_of(right), "backward: two leaves share one gradient array; store a copy, np.array(g)"
+    w = Variable(2.0)
+    (w * 3.0).backward()
+    (w * 4.0).backward()
+    expect_grad("w*3 then w*4, two backward calls (leaf gradients accumulate)", "w", w, 7.0)
+    start = Variable(1.0)
+    chain = start
+    for _ in range(50_000):
+        chain = chain + 0.5
+    chain.backward()
+    expect_grad("a 50,000-operation chain", "start", start, 1.0)
+    ### BEGIN HIDDEN TESTS
+    p = Variable(1.5)
+    q = p * p
+    r = q * q + q
+    r.backward()
+    expect_grad("q*q + q with q = p*p", "p", p, 4 * 1.5**3 + 2 * 1.5)
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_backpropagate()
+
+# %% [markdown]
+"""
+Run the doubling chain again with the new engine: 60 doublings, one visit per node.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "topological-demo", "locked": false, "schema_version": 3, "solution": false, "task": false}
+for k in (16, 60):
+    x, y = doubling_chain(k)
+    arrivals = 0
+    started = time.perf_counter()
+    y.backward()
+    print(f"k={k}: arrivals at x {arrivals}, x.grad = {x.grad.data.data.item():.0f}, "
+          f"{(time.perf_counter() - started) * 1000:.2f} ms")
+
+# %% [markdown]
+"""
+## Part 3: tensors
+
+### Broadcasting, and undoing it
+
+Everything so far works on arrays as well as numbers, because the local gradients are NumPy
+expressions. One rule needs care. NumPy **broadcasts**: `x + b` with `x` of shape (2, 3) and
+`b` of shape (3,) adds `b` to each of the 2 rows, as if `b` were copied into shape (2, 3).
+Each element of `b` then influences 2 outputs, so its gradient is the **sum** of the 2
+gradients that flow back. The rule in general: the gradient of an input must have that input's
+shape; to get there from the output's shape,
+
+1. sum over the leading axes that broadcasting added (shape (2, 3) to (3,): sum axis 0);
+2. sum, keeping the axis, over every axis where the input had size 1 and the output did not
+   (shape (2, 3) to (1, 3): sum axis 0 with keepdims).
+
+The engine does this once for every operation (see `backpropagate`): operations just return
+`g`-shaped gradients.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "unbroadcast", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` (shaped like a broadcast result) down to `shape`, the shape of the input.
+
+    TODO:
+    1. `extra = grad.ndim - len(shape)`; if extra > 0, sum over axes 0 .. extra-1.
+    2. Sum with `keepdims=True` over each axis i where `shape[i] == 1` but `grad.shape[i] != 1`.
+    3. Return the result, which now has exactly `shape`.
+
+    EXAMPLES: unbroadcast(np.ones((2, 3)), (3,))    -> [2., 2., 2.]
+              unbroadcast(np.ones((2, 3)), (2, 1))  -> [[3.], [3.]]
+              unbroadcast(np.ones((4, 2, 3)), ())   -> 24.0
+    HINT: `np.sum(a, axis=(0, 2), keepdims=True)` takes a tuple of axes.
+    """
+    ### BEGIN SOLUTION
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-unbroadcast", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_unbroadcast():
+    cases = [
+        ((2, 3), (3,), np.full(3, 2.0)),
+        ((2, 3), (1, 3), np.full((1, 3), 2.0)),
+        ((2, 3), (2, 1), np.full((2, 1), 3.0)),
+        ((4, 2, 3), (2, 1), np.full((2, 1), 12.0)),
+        ((4, 2, 3), (), np.array(24.0)),
+        ((2, 3), (2, 3), np.ones((2, 3))),
+    ]
+    for grad_shape, shape, expected in cases:
+        got = unbroadcast(np.ones(grad_shape), shape)
+        assert np.shape(got) == shape, f"unbroadcast from {grad_shape} to {shape}: got shape {np.shape(got)}"
+        assert np.allclose(got, expected), f"unbroadcast from {grad_shape} to {shape}: expected {expected}, got {got}"
+    weighted = unbroadcast(np.arange(6.0).reshape(2, 3), (1, 3))
+    assert np.allclose(weighted, [[3.0, 5.0, 7.0]]), f"unbroadcast([[0,1,2],[3,4,5]], (1, 3)): expected [[3, 5, 7]], got {weighted}"
+    ### BEGIN HIDDEN TESTS
+    assert np.allclose(unbroadcast(np.ones((3, 1, 4)), (1, 1)), [[12.0]])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_unbroadcast()
+
+# %% [markdown]
+"""
+With `unbroadcast` in place, every elementwise operation you wrote works on tensors of any
+broadcastable shapes, and a bias of shape (3,) added to a batch of shape (N, 3) gets the sum
+over the batch as its gradient, exactly what training needs.
+
+Also check the dtype rule: float32 values and gradients stay float32 (also when Python numbers
+take part), float64 stays float64.
+"""
+
+# %% nbgrader={"grade": true, "grade_id": "test-broadcasting", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_broadcasting():
+    x = Variable(np.arange(6.0).reshape(2, 3))
+    b = Variable(np.array([1.0, 2.0, 3.0]))
+    out = x + b
+    assert out.shape == (2, 3), f"add: (2, 3) + (3,) should have shape (2, 3), got {out.shape}"
+    out.backward()
+    expect_grad("add (2, 3) + (3,)", "b", b, np.full(3, 2.0))
+    expect_grad("add (2, 3) + (3,)", "a", x, np.ones((2, 3)))
+    col = Variable(np.array([[2.0], [4.0]]))
+    m = Variable(np.ones((2, 3)))
+    (m * col).backward()
+    expect_grad("multiply (2, 3) * (2, 1)", "b", col, np.full((2, 1), 3.0))
+    expect_grad("multiply (2, 3) * (2, 1)", "a", m, np.array([[2.0] * 3, [4.0] * 3]))
+    num = Variable(np.ones((2, 3)))
+    den = Variable(np.array([2.0]))
+    (num / den - den).backward()
+    expect_grad("x / d - d with d of shape (1,)", "d", den, np.array([6 * -1 / 4 - 6]))
+    s = Variable(np.ones(3))
+    (np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]) * s).backward()
+    expect_grad("ndarray (2, 3) * x (3,)", "x", s, np.array([5.0, 7.0, 9.0]))
+    h = Variable(np.ones((2, 3), dtype=np.float32))
+    out32 = (h * 0.5 + 1) / 2 - h**2
+    assert out32.dtype == np.float32, f"float32 with Python numbers should stay float32, got {out32.dtype}"
+    out32.backward()
+    assert grad_of(h).dtype == np.float32, f"the gradient of a float32 Variable should be float32, got {grad_of(h).dtype}"
+    d64 = Variable(np.ones(2))
+    (d64 * 3).backward()
+    assert grad_of(d64).dtype == np.float64, f"float64 stays float64, got {grad_of(d64).dtype}"
+    try:
+        Variable(np.ones((2, 3))) + Variable(np.ones(4))
+    except ValueError as error:
+        assert "(2, 3)" in str(error) and "(4,)" in str(error), f"the shape error should name both shapes: {error}"
+    else:
+        raise AssertionError("add of shapes (2, 3) and (4,) should raise ValueError")
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(12)
+    for op in (add, subtract, multiply):
+        assert gradcheck(op, [Variable(rng.standard_normal((2, 3))), Variable(rng.standard_normal((2, 1)))])
+        assert gradcheck(op, [Variable(rng.standard_normal(3)), Variable(rng.standard_normal((4, 3)))])
+    assert gradcheck(divide, [Variable(rng.standard_normal((2, 3))), Variable(rng.uniform(1, 2, (1, 3)))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_broadcasting()
+
+# %% [markdown]
+"""
+### Matrix multiplication
+
+`out = a @ b` with `a` of shape (n, k) and `b` of shape (k, m): `out[i, j] = sum_t a[i, t] * b[t, j]`.
+The gradient with respect to `a[i, t]` collects `g[i, j] * b[t, j]` over all `j`: that is
+`(g @ b.T)[i, t]`. Likewise `dL/db = a.T @ g`. A quick check that needs no algebra: the shapes.
+`g` is (n, m); the only way to make an (n, k) array from `g` and `b` (k, m) is `g @ b.T`.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "matmul", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+@operation(inputs=2)
+def matmul(a, b):
+    """Matrix product of two 2-D arrays, with gradient.
+
+    TODO: return `(out, (grad_a, grad_b))` with out = a @ b, dL/da = g @ b.T, dL/db = a.T @ g.
+
+    EXAMPLE: a (2, 3) @ b (3, 4) -> out (2, 4); a.grad has shape (2, 3), b.grad (3, 4).
+    """
+    if np.ndim(a) != 2 or np.ndim(b) != 2:
+        raise ValueError(f"matmul needs two 2-D arrays, got shapes {np.shape(a)} and {np.shape(b)}")
+    ### BEGIN SOLUTION
+    return a @ b, (lambda g: g @ b.T, lambda g: a.T @ g)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-matmul", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_matmul():
+    a = Variable(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    b = Variable(np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]]))
+    c = matmul(a, b)
+    assert c.shape == (2, 2), f"matmul (2, 3) @ (3, 2) should have shape (2, 2), got {c.shape}"
+    assert np.allclose(c.data.data, [[7.0, 11.0], [16.0, 23.0]]), f"matmul values wrong: {c.data.data}"
+    c.backward(np.array([[1.0, 0.0], [0.0, 2.0]]))
+    expect_grad("matmul, g = [[1, 0], [0, 2]]", "a", a, np.array([[1.0, 0.0, 2.0], [0.0, 2.0, 6.0]]))
+    expect_grad("matmul, g = [[1, 0], [0, 2]]", "b", b, np.array([[1.0, 8.0], [2.0, 10.0], [3.0, 12.0]]))
+    w = Variable(np.ones((3, 2)))
+    (np.ones((4, 3)) @ w).backward()
+    expect_grad("ndarray (4, 3) @ w (3, 2)", "w", w, np.full((3, 2), 4.0))
+    for left, right in (((2, 3), (4, 5)), ((3,), (3, 2))):
+        try:
+            matmul(Variable(np.ones(left)), Variable(np.ones(right)))
+        except ValueError as error:
+            assert str(left) in str(error) and str(right) in str(error), f"the matmul error should name both shapes: {error}"
+        else:
+            raise AssertionError(f"matmul of shapes {left} and {right} should raise ValueError")
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(13)
+    assert gradcheck(matmul, [Variable(rng.standard_normal((3, 4))), Variable(rng.standard_normal((4, 2)))])
+    assert gradcheck(lambda p, q: p @ q + p @ q, [Variable(rng.standard_normal((2, 2))), Variable(rng.standard_normal((2, 2)))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_matmul()
+
+# %% [markdown]
+"""
+### Reductions: sum and mean
+
+`out = sum(x, axis)` adds elements up; every summed element influences the output with weight 1,
+so each element's gradient is the gradient of the sum it went into: **copy g back over the
+summed axes**. Mind the shapes. `sum` of a (3, 4) array over axis 1 gives shape (3,); to spread
+`g` (3,) back over (3, 4), first put the summed axis back as size 1 (`np.expand_dims(g, axis)`,
+giving (3, 1)), then `np.broadcast_to(g, x.shape)`. (With `keepdims=True` the axis is already
+there. With `axis=None` everything was summed and `g` is a scalar.) Without `expand_dims`, NumPy
+would line `g` up with the *last* axis: wrong, and for square inputs silently wrong.
+
+`mean` is `sum` divided by the number of elements averaged, `x.size // out.size`, and so is its
+gradient.
+
+(Our `sum` shadows Python's built-in `sum` inside this module, as `torch.sum` would: here we use
+`np.sum` for the built-in job.)
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "reductions", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+def spread_back(g, axis, keepdims: bool, shape: tuple[int, ...]) -> np.ndarray:
+    """Copy the gradient of a reduction back over the reduced axes: shape of g -> `shape`.
+
+    TODO: if `axis` is not None and not `keepdims`, `g = np.expand_dims(g, axis)`;
+    then return `np.broadcast_to(g, shape)`.
+    """
+    ### BEGIN SOLUTION
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def sum(x, axis=None, keepdims: bool = False):
+    """Sum over `axis` (None: all elements; an int or a tuple of ints), with gradient.
+
+    TODO: out = np.sum(x, axis=axis, keepdims=keepdims);
+    dL/dx = spread_back(g, axis, keepdims, np.shape(x)).
+    """
+    ### BEGIN SOLUTION
+    return np.sum(x, axis=axis, keepdims=keepdims), (lambda g: spread_back(g, axis, keepdims, np.shape(x)),)
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def mean(x, axis=None, keepdims: bool = False):
+    """Mean over `axis` (None: all elements), with gradient.
+
+    TODO: out = np.mean(x, axis=axis, keepdims=keepdims); `count = np.size(x) // np.size(out)`
+    elements were averaged into each output; dL/dx = spread_back(g, ...) / count.
+    HINT: divide by the Python int `count`, not by a float64 array, so float32 stays float32.
+    """
+    ### BEGIN SOLUTION
+    out = np.mean(x, axis=axis, keepdims=keepdims)
+    count = np.size(x) // max(np.size(out), 1)
+    return out, (lambda g: spread_back(g, axis, keepdims, np.shape(x)) / count,)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-reductions", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_reductions():
+    x = Variable(np.arange(6.0).reshape(2, 3))
+    total = sum(x)
+    assert total.shape == () and total.data.data.item() == 15.0, f"sum of 0..5 should be 15.0, got {total.data.data}"
+    total.backward()
+    expect_grad("sum(x)", "x", x, np.ones((2, 3)))
+    sq = Variable(np.ones((3, 3)))
+    rows = sum(sq, axis=1)
+    assert rows.shape == (3,), f"sum over axis 1 of (3, 3) should have shape (3,), got {rows.shape}"
+    rows.backward(np.array([1.0, 2.0, 3.0]))
+    expect_grad("sum(x, axis=1) with g = [1, 2, 3]", "x", sq, np.array([[1.0] * 3, [2.0] * 3, [3.0] * 3]))
+    k = Variable(np.ones((2, 3)))
+    kept = sum(k, axis=0, keepdims=True)
+    assert kept.shape == (1, 3), f"sum(axis=0, keepdims=True) of (2, 3) should be (1, 3), got {kept.shape}"
+    kept.backward(np.array([[1.0, 2.0, 3.0]]))
+    expect_grad("sum(x, axis=0, keepdims=True)", "x", k, np.array([[1.0, 2.0, 3.0]] * 2))
+    m = Variable(np.ones((2, 4), dtype=np.float32))
+    avg = mean(m)
+    assert avg.data.data.item() == 1.0 and avg.dtype == np.float32, f"mean of float32 ones: 1.0 float32, got {avg!r}"
+    avg.backward()
+    expect_grad("mean(x) of 8 elements", "x", m, np.full((2, 4), 1 / 8))
+    assert grad_of(m).dtype == np.float32, f"mean: float32 gradient expected, got {grad_of(m).dtype}"
+    sq2 = Variable(np.ones((3, 3)))
+    mean(sq2, axis=-1).backward(np.array([3.0, 6.0, 9.0]))
+    expect_grad("mean(x, axis=-1) with g = [3, 6, 9]", "x", sq2, np.array([[1.0] * 3, [2.0] * 3, [3.0] * 3]))
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(14)
+    data = rng.standard_normal((2, 3, 4))
+    for axis in (None, 0, 1, -1, (0, 2)):
+        for keepdims in (False, True):
+            assert gradcheck(lambda u, a=axis, k=keepdims: sum(u, axis=a, keepdims=k), [Variable(data)])
+            assert gradcheck(lambda u, a=axis, k=keepdims: mean(u, a, k), [Variable(data)])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_reductions()
+
+# %% [markdown]
+"""
+### Reshape and transpose
+
+Both move elements around without changing them, so the gradient is moved back the same way:
+
+- `reshape(x, shape)`: reshape `g` back to `x`'s shape.
+- `transpose(x, axes)`: `out` axis `i` is `x` axis `axes[i]`. To undo it, transpose `g` by the
+  *inverse* permutation, `np.argsort(axes)`. (For a 2-D transpose, `axes=None`, the inverse is
+  the transpose itself; for three axes or more, `axes` is generally not its own inverse.)
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "reshape-transpose", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+@operation(inputs=1)
+def reshape(x, shape):
+    """x with a new shape (same elements, same order), with gradient.
+
+    TODO: out = np.reshape(x, shape); dL/dx = np.reshape(g, np.shape(x)).
+    """
+    ### BEGIN SOLUTION
+    return np.reshape(x, shape), (lambda g: np.reshape(g, np.shape(x)),)
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def transpose(x, axes=None):
+    """x with its axes permuted (None: reversed), with gradient.
+
+    TODO: out = np.transpose(x, axes); dL/dx = np.transpose(g, inverse) where `inverse` is None
+    when axes is None, else `np.argsort(axes)`.
+    """
+    if axes is not None:
+        axes = tuple(int(a) % np.ndim(x) for a in axes)  # negative axes -> 0..ndim-1, so argsort inverts
+    ### BEGIN SOLUTION
+    inverse = None if axes is None else tuple(np.argsort(axes))
+    return np.transpose(x, axes), (lambda g: np.transpose(g, inverse),)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-reshape-transpose", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_reshape_transpose():
+    x = Variable(np.arange(6.0))
+    r = reshape(x, (2, 3))
+    assert r.shape == (2, 3), f"reshape (6,) to (2, 3): got shape {r.shape}"
+    r.backward(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    expect_grad("reshape (6,) -> (2, 3)", "x", x, np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    m = Variable(np.arange(6.0).reshape(2, 3))
+    t = transpose(m)
+    assert t.shape == (3, 2), f"transpose of (2, 3) should be (3, 2), got {t.shape}"
+    t.backward(np.arange(6.0).reshape(3, 2))
+    expect_grad("transpose (2, 3)", "x", m, np.arange(6.0).reshape(3, 2).T)
+    cube = Variable(np.zeros((2, 3, 4)))
+    p = transpose(cube, (1, 2, 0))
+    assert p.shape == (3, 4, 2), f"transpose (2, 3, 4) by (1, 2, 0) should be (3, 4, 2), got {p.shape}"
+    g = np.arange(24.0).reshape(3, 4, 2)
+    p.backward(g)
+    expect_grad("transpose (2, 3, 4) by axes (1, 2, 0)", "x", cube, np.transpose(g, (2, 0, 1)))
+    try:
+        reshape(Variable(np.ones(6)), (4,))
+    except ValueError as error:
+        assert "(6,)" in str(error), f"the reshape error should name the input shape: {error}"
+    else:
+        raise AssertionError("reshape of 6 elements to (4,) should raise ValueError")
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(15)
+    assert gradcheck(lambda u: reshape(u, (4, -1)) * np.arange(6.0), [Variable(rng.standard_normal((2, 3, 4)))])
+    assert gradcheck(lambda u: transpose(u, (2, 0, 1)) * np.arange(3.0), [Variable(rng.standard_normal((2, 3, 4)))])
+    assert gradcheck(lambda u: transpose(u, (-1, 0, 1)), [Variable(rng.standard_normal((2, 3, 4)))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_reshape_transpose()
+
+# %% [markdown]
+"""
+### Elementwise functions
+
+Each is one NumPy call forward and one multiplication by its derivative backward. Several
+derivatives are cheapest in terms of the *output*: keep it in the closure rather than
+recomputing.
+
+| function | forward | dout/dx |
+| --- | --- | --- |
+| `exp` | e^x | e^x = out |
+| `log` | ln x | 1 / x |
+| `relu` | max(x, 0) | 1 where x > 0, else 0 |
+| `sigmoid` | 1 / (1 + e^-x) | out * (1 - out) |
+| `tanh` | tanh x | 1 - out^2 |
+
+`sigmoid` the textbook way overflows: `np.exp(-x)` is inf for x = -1000 (NumPy warns). The
+identity `sigmoid(x) = (1 + tanh(x / 2)) / 2` is exact and never overflows.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "elementwise", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+@operation(inputs=1)
+def exp(x):
+    """e ** x, with gradient. TODO: out = np.exp(x); dL/dx = g * out."""
+    ### BEGIN SOLUTION
+    out = np.exp(x)
+    return out, (lambda g: g * out,)
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def log(x):
+    """Natural logarithm, with gradient. TODO: out = np.log(x); dL/dx = g / x."""
+    ### BEGIN SOLUTION
+    return np.log(x), (lambda g: g / x,)
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def relu(x):
+    """max(x, 0), with gradient. TODO: out = np.maximum(x, 0); dL/dx = g * (x > 0)."""
+    ### BEGIN SOLUTION
+    return np.maximum(x, 0), (lambda g: g * (x > 0),)
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def sigmoid(x):
+    """1 / (1 + e ** -x), computed without overflow, with gradient.
+
+    TODO: out = 0.5 * (1 + np.tanh(0.5 * x)); dL/dx = g * out * (1 - out).
+    """
+    ### BEGIN SOLUTION
+    out = 0.5 * (1 + np.tanh(0.5 * x))
+    return out, (lambda g: g * out * (1 - out),)
+    ### END SOLUTION
+
+
+@operation(inputs=1)
+def tanh(x):
+    """Hyperbolic tangent, with gradient. TODO: out = np.tanh(x); dL/dx = g * (1 - out**2)."""
+    ### BEGIN SOLUTION
+    out = np.tanh(x)
+    return out, (lambda g: g * (1 - out * out),)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-elementwise", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
+def test_elementwise():
+    def derivative(fn, value):
+        x = Variable(np.array(value, dtype=np.float64))
+        out = fn(x)
+        out.backward()
+        return out.data.data, grad_of(x)
+
+    out, d = derivative(exp, 1.0)
+    assert np.isclose(out, np.e) and np.isclose(d, np.e), f"exp at 1: value and d/dx should be e, got {out} and {d}"
+    out, d = derivative(log, 2.0)
+    assert np.isclose(out, np.log(2)) and np.isclose(d, 0.5), f"log at 2: d/dx should be 0.5, got {d}"
+    out, d = derivative(relu, [-1.0, 2.0])
+    assert np.allclose(out, [0.0, 2.0]), f"relu([-1, 2]) should be [0, 2], got {out}"
+    assert np.allclose(d, [0.0, 1.0]), f"relu at [-1, 2]: d/dx should be [0, 1], got {d}"
+    out, d = derivative(sigmoid, [0.0, 2.0])
+    s2 = 1 / (1 + np.exp(-2.0))
+    assert np.allclose(out, [0.5, s2]), f"sigmoid at [0, 2] should be [0.5, {s2:.4f}], got {out}"
+    assert np.allclose(d, [0.25, s2 * (1 - s2)]), f"sigmoid at [0, 2]: d/dx should be [0.25, {s2 * (1 - s2):.4f}], got {d}"
+    out, d = derivative(tanh, 0.5)
+    assert np.isclose(d, 1 - np.tanh(0.5) ** 2), f"tanh at 0.5: d/dx should be {1 - np.tanh(0.5) ** 2:.4f}, got {d}"
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out, d = derivative(sigmoid, [-1000.0, 1000.0])
+    assert np.allclose(out, [0.0, 1.0]) and np.allclose(d, [0.0, 0.0]), (
+        f"sigmoid at [-1000, 1000] should be [0, 1] with d/dx [0, 0] and no overflow, got {out} and {d}"
+    )
+    h = Variable(np.ones(3, dtype=np.float32))
+    y = tanh(sigmoid(relu(exp(log(h)))))
+    y.backward()
+    assert y.dtype == np.float32 and grad_of(h).dtype == np.float32, "elementwise functions keep float32"
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(16)
+    for fn in (exp, relu, sigmoid, tanh):
+        assert gradcheck(fn, [Variable(rng.standard_normal((3, 2)))])
+    assert gradcheck(log, [Variable(rng.uniform(0.5, 3.0, (3, 2)))])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_elementwise()
+
+# %% [markdown]
+"""
+### Softmax cross-entropy
+
+A classifier outputs one score (logit) per class, shape (N, C) for N examples and C classes.
+Softmax turns a row of logits `z` into probabilities `p_c = e^{z_c} / sum_j e^{z_j}`;
+cross-entropy is `-log p_t` for the true class `t`. Averaged over the batch:
+
+    loss = mean over rows of ( log(sum_j e^{z_j}) - z_t )
+
+Two lessons in one operation:
+
+1. **Stability.** `e^{1000}` overflows to inf. Subtracting the row maximum `m` first changes
+   nothing mathematically (`log sum e^{z_j} = m + log sum e^{z_j - m}`) and keeps every
+   exponent at most 0.
+2. **One fused operation, a simple gradient.** Composed from `exp`, `sum`, `log` ... it would
+   work, but the fused derivative is short: `dloss/dz = (softmax(z) - onehot(t)) / N`.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "softmax-cross-entropy", "locked": false, "schema_version": 3, "solution": true, "task": false}
+#| export
+def class_indices(targets, batch: int, classes: int) -> np.ndarray:
+    """Targets as an int array of shape (batch,), each in 0..classes-1 (ValueError otherwise)."""
+    if isinstance(targets, Variable):
+        targets = targets.data.data
+    elif isinstance(targets, Tensor):
+        targets = targets.data
+    targets = np.asarray(targets)
+    if targets.dtype.kind == "f" and np.all(targets == np.round(targets)):
+        targets = targets.astype(np.int64)  # Tensors made from lists are float32
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: targets must be integer class indices, got dtype {targets.dtype}")
+    if targets.shape != (batch,):
+        raise ValueError(f"softmax_cross_entropy: targets should have shape ({batch},), got {targets.shape}")
+    if batch and (targets.min() < 0 or targets.max() >= classes):
+        raise ValueError(f"softmax_cross_entropy: targets must be in 0..{classes - 1}, got {targets.min()}..{targets.max()}")
+    return targets
+
+
+@operation(inputs=1)
+def softmax_cross_entropy(logits, targets):
+    """Mean cross-entropy of softmax(logits) (N, C) against integer class targets (N,), with gradient.
+
+    TODO:
+    1. `shifted = logits - logits.max(axis=1, keepdims=True)` (stability);
+       `exps = np.exp(shifted)`; `sums = exps.sum(axis=1, keepdims=True)`.
+    2. `rows = np.arange(n)`; loss = mean of `np.log(sums[:, 0]) - shifted[rows, t]`.
+    3. Gradient: `probs = exps / sums`; subtract 1 at `[rows, t]`; divide by n; times g
+       (g is a scalar: the gradient of whatever the loss feeds into, 1 for the final loss).
+    """
+    if np.ndim(logits) != 2:
+        raise ValueError(f"softmax_cross_entropy needs logits of shape (N, C), got {np.shape(logits)}")
+    n, classes = np.shape(logits)
+    t = class_indices(targets, n, classes)
+    ### BEGIN SOLUTION
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exps = np.exp(shifted)
+    sums = exps.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = np.mean(np.log(sums[:, 0]) - shifted[rows, t])
+
+    def local_grad(g):
+        probs = exps / sums
+        probs[rows, t] -= 1
+        return probs * (g / n)
+
+    return loss, (local_grad,)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-softmax-cross-entropy", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
+def test_softmax_cross_entropy():
+    z = Variable(np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]))
+    loss = softmax_cross_entropy(z, np.array([2, 0]))
+    lse = np.log(np.exp(1.0) + np.exp(2.0) + np.exp(3.0))
+    expected = ((lse - 3.0) + (lse - 1.0)) / 2
+    assert loss.shape == () and np.isclose(loss.data.data, expected), (
+        f"softmax_cross_entropy([[1,2,3],[1,2,3]], [2, 0]) should be {expected:.5f}, got {loss.data.data}"
+    )
+    loss.backward()
+    p = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    expected_grad = np.array([p - [0, 0, 1], p - [1, 0, 0]]) / 2
+    expect_grad("softmax_cross_entropy (mean over a batch of 2)", "logits", z, expected_grad)
+    big = Variable(np.array([[1000.0, 0.0], [0.0, 1000.0]]))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        big_loss = softmax_cross_entropy(big, np.array([0, 0]))
+        big_loss.backward()
+    assert np.isclose(big_loss.data.data, 500.0), f"logits [[1000, 0], [0, 1000]], targets [0, 0]: loss 500, got {big_loss.data.data}"
+    expect_grad("softmax_cross_entropy with logits of 1000", "logits", big, np.array([[0.0, 0.0], [-0.5, 0.5]]))
+    z32 = Variable(np.zeros((4, 3), dtype=np.float32))
+    l32 = softmax_cross_entropy(z32, [0, 1, 2, 0])
+    l32.backward()
+    assert l32.dtype == np.float32 and grad_of(z32).dtype == np.float32, "softmax_cross_entropy keeps float32"
+    assert np.isclose(l32.data.data, np.log(3)), f"uniform logits over 3 classes: loss log(3), got {l32.data.data}"
+    for bad in (np.array([0, 3]), np.array([0])):
+        try:
+            softmax_cross_entropy(Variable(np.zeros((2, 3))), bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"softmax_cross_entropy with 3 classes, targets {bad}: should raise ValueError")
+    ### BEGIN HIDDEN TESTS
+    rng = np.random.default_rng(17)
+    assert gradcheck(lambda u: softmax_cross_entropy(u, np.array([0, 2, 1, 2])), [Variable(rng.standard_normal((4, 3)))])
+    assert gradcheck(lambda u: softmax_cross_entropy(u, [1, 0]) * 3.0, [Variable(rng.standard_normal((2, 5)) * 10)])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_softmax_cross_entropy()
+
+# %% [markdown]
+"""
+## Part 4: using the engine
+
+### gradcheck in action
+
+`gradcheck` has been checking your operations all along in the hidden tests. It is just as
+useful for your own code: whenever you add an operation, check it. Here it confirms a composite
+expression, and catches an operation whose backward is deliberately wrong (d(x^2)/dx = x
+instead of 2x), naming the input and the element where it disagrees.
+"""
+
+# %% nbgrader={"grade": true, "grade_id": "test-gradcheck", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_gradcheck():
+    rng = np.random.default_rng(3)
+    a, b = Variable(rng.standard_normal((3, 2))), Variable(rng.standard_normal((2, 4)))
+    assert gradcheck(lambda p, q: tanh(p @ q) * 2.0 - exp(mean(p)), [a, b]) is True, "gradcheck should return True"
+
+    @operation(inputs=1)
+    def wrong_square(x):
+        return x * x, (lambda g: g * x,)
+
+    try:
+        gradcheck(wrong_square, [Variable(np.array([1.0, 2.0]))])
+    except AssertionError as error:
+        assert "input 0" in str(error) and "index (0,)" in str(error), f"gradcheck should name input and index: {error}"
+    else:
+        raise AssertionError("gradcheck should raise AssertionError on a wrong backward")
+    ### BEGIN HIDDEN TESTS
+    assert gradcheck(lambda p, q: p * q, [Variable(1.0), Variable(2.0, requires_grad=False)])
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_gradcheck()
+
+# %% [markdown]
+"""
+### no_grad
+
+Evaluating a model (or updating its weights) needs values, not gradients. Recording a graph
+then only costs time and memory, and worse, an update `w = w - lr * w.grad` done with recorded
+operations would make the new `w` a non-leaf that remembers all of training. Inside
+`with no_grad():` operations record nothing and their results require no grad.
+"""
+
+# %% nbgrader={"grade": true, "grade_id": "test-no-grad", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
+def test_no_grad():
+    x = Variable(np.ones(3))
+    with no_grad():
+        y = x * 2.0 + 1.0
+        with no_grad():
+            pass
+        z = exp(y)
+    assert not y.requires_grad and y.grad_fn is None, "inside no_grad, results should not require grad"
+    assert not z.requires_grad, "no_grad: recording stays off after a nested no_grad exits"
+    assert np.allclose(y.data.data, 3.0), f"no_grad still computes values: expected 3.0, got {y.data.data}"
+    w = x * 2.0
+    assert w.requires_grad and w.grad_fn is not None, "after no_grad, recording is back on"
+    try:
+        with no_grad():
+            raise KeyError("inside")
+    except KeyError:
+        pass
+    assert (x * 1.0).requires_grad, "no_grad must switch recording back on even when its block raises"
+    try:
+        y.backward()
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("backward on a Variable computed in no_grad should raise RuntimeError")
+    ### BEGIN HIDDEN TESTS
+    assert (x + 0).grad_fn is not None
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_no_grad()
+
+# %% [markdown]
+"""
+### Train a small neural network
+
+Everything together. The data: 2-D points, labelled by whether their two coordinates have the
+same sign (the XOR pattern, which no straight line separates). The model: a two-layer network
+`logits = relu(X @ W1 + b1) @ W2 + b2`, in float32 like a real framework. Training: softmax
+cross-entropy, backward, and plain gradient descent. The update works directly on the NumPy
+arrays (`p.data.data -= ...`): it is not part of the model, so it must not be recorded.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "network", "locked": false, "schema_version": 3, "solution": false, "task": false}
+def make_xor_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+    labels = (points[:, 0] * points[:, 1] > 0).astype(np.int64)
+    return points, labels
+
+
+def init_network(hidden: int, seed: int) -> list[Variable]:
+    rng = np.random.default_rng(seed)
+    return [
+        Variable(rng.normal(0, 1.0, (2, hidden)).astype(np.float32)),
+        Variable(np.zeros(hidden, dtype=np.float32)),
+        Variable(rng.normal(0, 1.0 / np.sqrt(hidden), (hidden, 2)).astype(np.float32)),
+        Variable(np.zeros(2, dtype=np.float32)),
+    ]
+
+
+def network(params: list[Variable], points) -> Variable:
+    w1, b1, w2, b2 = params
+    return relu(points @ w1 + b1) @ w2 + b2
+
+
+def train(params: list[Variable], points, labels, steps: int, learning_rate: float) -> list[float]:
+    losses = []
+    for _ in range(steps):
+        loss = softmax_cross_entropy(network(params, points), labels)
+        for p in params:
+            p.zero_grad()
+        loss.backward()
+        for p in params:
+            p.data.data -= learning_rate * p.grad.data.data  # in place: same dtype, no new graph
+        losses.append(loss.data.data.item())
+    return losses
+
+
+def accuracy(params: list[Variable], points, labels) -> float:
+    with no_grad():
+        predicted = network(params, points).data.data.argmax(axis=1)
+    return float(np.mean(predicted == labels))
+
+
+# %% nbgrader={"grade": true, "grade_id": "test-train-network", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
+def test_train_network():
+    points, labels = make_xor_data(256, seed=0)
+    params = init_network(hidden=16, seed=1)
+    losses = train(params, points, labels, steps=300, learning_rate=0.5)
+    assert losses[-1] < 0.5 * losses[0], f"training should at least halve the loss: {losses[0]:.3f} -> {losses[-1]:.3f}"
+    test_points, test_labels = make_xor_data(256, seed=2)
+    acc = accuracy(params, test_points, test_labels)
+    assert acc > 0.9, f"the trained network should classify > 90% of new XOR points, got {acc:.1%}"
+    assert all(p.data.data.dtype == np.float32 and p.grad.data.data.dtype == np.float32 for p in params), (
+        "float32 parameters and gradients should stay float32 through training"
+    )
+    print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f}, test accuracy {acc:.1%}")
+    ### BEGIN HIDDEN TESTS
+    assert params[1].grad.shape == (16,) and params[3].grad.shape == (2,)
+    ### END HIDDEN TESTS
+
+
+if __name__ == "__main__":
+    test_train_network()
+
+# %% [markdown]
+"""
+## Summary
+
+You built an automatic differentiation engine with the same structure as PyTorch's:
+
+- **`Variable`**: a value (`.data`, a Tensor) with `requires_grad`, `grad`, `grad_fn` and
+  `is_leaf`; operators `+ - * / ** @`, unary minus and the reflected forms.
+- **Operations** as pairs of forward and local gradient, side by side: `add`, `subtract`,
+  `multiply`, `divide`, `power`, `matmul`, `sum`, `mean`, `reshape`, `transpose`, `exp`, `log`,
+  `relu`, `sigmoid`, `tanh` and a stable fused `softmax_cross_entropy`.
+- **One engine** for all of them: `operation` records edges only where a gradient is needed;
+  `topological_order` and `backpropagate` visit every node once, iteratively, accumulating a
+  node's gradient before passing it on; `unbroadcast` gives every input a gradient of its own
+  shape.
+- **Tools**: `gradcheck` against central differences, and `no_grad`.
+
+What to remember:
+
+1. The chain rule is local: an operation only needs to know its own derivative.
+2. Gradients from different uses of a value **add up**, and a node must have all of them
+   before it passes its gradient on. That is why backward walks a topological order, and why
+   it costs about as much as the forward pass instead of 2^k.
+3. Broadcasting in the forward pass is a sum in the backward pass.
+4. Numerical care is part of correctness: shift before `exp`, `tanh` for `sigmoid`, check
+   with finite differences in float64.
+
+Next, optimizers and layers are built on exactly this engine.
+"""
