@@ -74,6 +74,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
           f"{report.csv}; feedback under {course.root / 'feedback'}")
     return 0
+
+
 def cmd_milestone(args: argparse.Namespace) -> int:
     from tito.milestone import run_milestone
 
