@@ -86,11 +86,12 @@ def jupyterlab(kit: Path, tmp_path: Path) -> Iterator[str]:
     # Every cell stays in the page (no virtual scrolling), so cell N of the file is cell N on screen.
     write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
     token = secrets.token_hex(16)
+    log = open(home / "server.log", "w")  # noqa: SIM115 (closed in the finally below)
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", "--ServerApp.port=0",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={kit}", "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"],
-        env=env, cwd=kit, stdout=subprocess.DEVNULL, stderr=open(home / "server.log", "w"),  # noqa: SIM115
+        env=env, cwd=kit, stdout=subprocess.DEVNULL, stderr=log,
         start_new_session=True,
     )
     base = ""
@@ -119,6 +120,7 @@ def jupyterlab(kit: Path, tmp_path: Path) -> Iterator[str]:
         except (OSError, ValueError, subprocess.TimeoutExpired):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        log.close()
 
 
 def cell_index(kit: Path, grade_id: str) -> int:
@@ -200,6 +202,7 @@ def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str) -> Non
             ARTIFACTS.mkdir(exist_ok=True)
             screenshot = ARTIFACTS / "browser_autograd_test_variable_passes.png"
             page.screenshot(path=str(screenshot))
+            assert screenshot.stat().st_size > 10_000, f"{screenshot} is suspiciously small"
         finally:
             browser.close()
     browser_seconds = time.monotonic() - started
