@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
+from nbclient import NotebookClient
 
 from tinytorch.core.autograd import Variable, draw_graph, relu
 from tinytorch.core.autograd import sum as total
+from tito.notebook import read_source
 
 
 def labels(picture) -> list[str]:
@@ -79,3 +82,16 @@ def test_without_the_graphviz_package_the_message_says_how_to_install(monkeypatc
     monkeypatch.setitem(sys.modules, "graphviz", None)  # `import graphviz` now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'tinytorch\[viz\]'.*apt-get install graphviz"):
         draw_graph(Variable(1.0) * 2.0)
+
+
+def test_the_notebook_draws_the_chain_rule_graph_inline() -> None:
+    """The module's graph-demo cell, run in a real kernel after the cells before it, outputs an SVG."""
+    nb = read_source(ROOT / "modules" / "source" / "07_autograd" / "autograd_dev.py")
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert "graph-demo" in ids, "the autograd notebook has no graph-demo cell"
+    nb.cells = [c for c in nb.cells[: ids.index("graph-demo") + 1] if c.cell_type == "code"]
+    NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(ROOT)}}).execute()
+    shown = [o for o in nb.cells[-1].outputs if o.output_type == "execute_result"]
+    assert shown and "image/svg+xml" in shown[0].data, f"graph-demo showed no picture: {nb.cells[-1].outputs}"
+    svg = shown[0].data["image/svg+xml"]
+    assert ">multiply</text>" in svg and ">grad 6</text>" in svg and ">grad &#45;4</text>" in svg, svg
