@@ -71,6 +71,7 @@ def test_failure_message_folds_arrays_strips_colours_and_shows_a_bare_asserts_li
         "import numpy as np\nassert False, f'matmul: d/da should be {np.ones((2, 2))}, got {np.zeros((2, 2))}'",
         "def check():\n    x = 1\n    assert x == 2\ncheck()",
         "raise NotImplementedError()",
+        "def add(a, b):\n    return a + b\nadd(np.ones(2), np.ones(3))",
     )])
     NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True).execute()
     messages = [failure_message(cell) for cell in nb.cells]
@@ -78,4 +79,5 @@ def test_failure_message_folds_arrays_strips_colours_and_shows_a_bare_asserts_li
         "AssertionError: matmul: d/da should be [[1. 1.] [1. 1.]], got [[0. 0.] [0. 0.]]",
         "AssertionError at: assert x == 2",
         "NotImplementedError",
+        "ValueError: operands could not be broadcast together with shapes (2,) (3,) (at: return a + b)",
     ], messages
