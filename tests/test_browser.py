@@ -153,7 +153,7 @@ def prompt(page, index: int) -> str:
     return page.locator(".jp-NotebookPanel .jp-Cell").nth(index).locator(".jp-InputPrompt").inner_text().strip()
 
 
-def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str) -> None:
+def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str, capsys) -> None:
     require_browser_tools()
     from playwright.sync_api import sync_playwright
 
@@ -211,4 +211,5 @@ def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str) -> Non
     check = run_tito("check", NOTEBOOK, cwd=kit, check=False)
     assert re.search(rf"^  PASS  {GRADED_CELL} +5/5$", check.stdout, re.MULTILINE), check.stdout
     assert re.search(rf"^  FAIL  {NEXT_GRADED_CELL} +0/5  NotImplementedError$", check.stdout, re.MULTILINE), check.stdout
-    print(f"\nscreenshot: {screenshot}\nbrowser part: {browser_seconds:.1f}s, with tito check: {time.monotonic() - started:.1f}s")
+    with capsys.disabled():  # shown in every run, not only with -s
+        print(f"\nscreenshot: {screenshot}\nbrowser part: {browser_seconds:.1f}s, with tito check: {time.monotonic() - started:.1f}s")

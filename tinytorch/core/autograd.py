@@ -264,10 +264,9 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             numeric = (above - below) / (2 * eps)
             if not abs(analytic[index] - numeric) <= atol + rtol * abs(numeric):
                 name = getattr(fn, "__name__", "<lambda>")
-                of = "the function" if name == "<lambda>" else name
                 raise AssertionError(
-                    f"gradcheck: input {number}, index {index} of {of}, where input {number} is {original:.4g}: "
-                    f"d/d(input {number}) should be {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
+                    f"gradcheck of {'the function' if name == '<lambda>' else name}: input {number}, index {index}: "
+                    f"expected {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
                 )
     return True
 

@@ -435,8 +435,8 @@ works on float64 copies of the inputs (eps = 1e-6 is far below float32's resolut
 an output that is not a scalar it checks `sum(w * output)` for a fixed random `w` (the same for
 the two sides), so that a gradient routed to the wrong element is caught too.
 
-It returns `True`, or raises an `AssertionError` that names the function, the input, the index
-and the value where the two disagree. The hidden tests use it on every operation you write; use
+It returns `True`, or raises an `AssertionError` that names the function, the input and the index
+where the two disagree. The hidden tests use it on every operation you write; use
 it yourself whenever you write a new one.
 """
 
@@ -476,10 +476,9 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             numeric = (above - below) / (2 * eps)
             if not abs(analytic[index] - numeric) <= atol + rtol * abs(numeric):
                 name = getattr(fn, "__name__", "<lambda>")
-                of = "the function" if name == "<lambda>" else name
                 raise AssertionError(
-                    f"gradcheck: input {number}, index {index} of {of}, where input {number} is {original:.4g}: "
-                    f"d/d(input {number}) should be {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
+                    f"gradcheck of {'the function' if name == '<lambda>' else name}: input {number}, index {index}: "
+                    f"expected {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
                 )
     return True
 
