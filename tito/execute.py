@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -171,7 +172,8 @@ def run_notebook(notebook_json: str, name: str, scratch: Path, kit_dir: Path, se
     reason = None
     watchdog.timer.start()
     try:
-        client.execute(env=kernel_environment(kit_dir, scratch))
+        # The kernel process's own stdout/stderr (start-up warnings) are not the notebook's output.
+        client.execute(env=kernel_environment(kit_dir, scratch), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except DeadKernelError:
         reason = f"the kernel died while running cell {running['index']} (crash, os._exit or killed)"
     except Exception as error:  # anything else that stops execution is reported, not raised
