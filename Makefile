@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[course,test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[course,test,viz]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -24,13 +24,18 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python examples/sample_submissions.py --grade
 
 # System packages the tests need: Debian's PostgreSQL server (the --db-url test starts its own
-# throw-away cluster). Installed only when missing, so running this again costs nothing.
+# throw-away cluster), chromium (the JupyterLab browser test) and graphviz (`dot`, to render
+# Variable.graph()). Installed only when missing, so running this again costs nothing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 system-packages:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		echo "installing Debian's postgresql package"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; }
+	@test -x /usr/bin/chromium && command -v dot >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium and graphviz packages"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium graphviz; }
 
 # Command 2: lint, then the whole test suite. pytest exits 5 when it ran no test: that fails too.
 test: $(STAMP) system-packages

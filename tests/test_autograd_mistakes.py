@@ -263,7 +263,7 @@ MISTAKES += [
         "tanh derivative 1 - out, found by gradcheck",
         {"(lambda g: g * (1 - out * out),)": "(lambda g: g * (1 - out),)"},
         "test-gradcheck",
-        "gradcheck: input 0, index",
+        "gradcheck of the function: input 0, index (0, 0): expected",
     ),
     Mistake(
         "Variable ignores requires_grad=False",

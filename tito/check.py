@@ -12,18 +12,13 @@ from pathlib import Path
 import nbformat
 
 from tito.execute import execute_submission, read_kit
+from tito.explain import failure_message
 from tito.kit import find_kit_package
 from tito.project import TitoError
 
 
 def error_message(cell: nbformat.NotebookNode) -> str:
-    for output in cell.get("outputs", []):
-        if output.output_type == "error":
-            text = f"{output.ename}: {output.evalue}" if str(output.evalue).strip() else output.ename
-            return text.strip().splitlines()[0][:200]
-        if output.output_type == "stream" and output.name == "stderr":
-            return f"wrote to stderr: {output.text.strip().splitlines()[0][:180]}" if output.text.strip() else ""
-    return ""
+    return failure_message(cell)  # one line: which op and derivative, expected vs got (tito/explain.py)
 
 
 def check_notebook(notebook: Path, timeout: float) -> int:

@@ -36,12 +36,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return run_doctor()
 
 
-def cmd_milestone(args: argparse.Namespace) -> int:
-    from tito.milestone import run_milestone
-
-    return run_milestone(find_root(), args.name, args.args)
-
-
 def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
     from tito.course import Course, default_course_root
 
@@ -82,6 +76,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_milestone(args: argparse.Namespace) -> int:
+    from tito.milestone import run_milestone
+
+    return run_milestone(find_root(), args.name, args.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tito.grade import default_workers
 
@@ -94,11 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check that the course toolchain is installed")
     doctor.set_defaults(run=cmd_doctor)
-
-    milestone = commands.add_parser("milestone", help="train a network with tinytorch (no name: list the milestones)")
-    milestone.add_argument("name", nargs="?", metavar="NAME", help="e.g. digits")
-    milestone.add_argument("args", nargs=argparse.REMAINDER, help="passed to the milestone, e.g. --epochs 5 --seed 1")
-    milestone.set_defaults(run=cmd_milestone)
 
     course_help = "course folder (default: course/ at the repository root)"
     release = commands.add_parser("release", help="make nbgrader's student release and the student kit")
@@ -120,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--db-url", metavar="URL", help="gradebook database, e.g. postgresql+psycopg2://... (default: sqlite)")
     grade.add_argument("--scheduler", metavar="ADDRESS", help="run the grading tasks on this Dask scheduler")
     grade.set_defaults(run=cmd_grade)
+
+    milestone = commands.add_parser("milestone", help="train a network with tinytorch (no name: list the milestones)")
+    milestone.add_argument("name", nargs="?", metavar="NAME", help="e.g. digits")
+    milestone.add_argument("args", nargs=argparse.REMAINDER, help="passed to the milestone, e.g. --epochs 5 --seed 1")
+    milestone.set_defaults(run=cmd_milestone)
     return parser
 
 

@@ -18,6 +18,25 @@ def reason_cell(reason: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(f"**Not graded: this submission scores 0.** Reason: {reason}")
 
 
+def failures_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """A note for the top of the feedback: each failed test with its one-line message (which op,
+    which derivative, expected vs got), so the student need not dig through tracebacks."""
+    from nbgrader.utils import determine_grade, is_grade
+
+    from tito.explain import failure_message
+
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and is_grade(cell):
+            score, max_score = determine_grade(cell)
+            if (score or 0) < max_score:
+                message = failure_message(cell).replace("`", "'") or "failed"
+                lines.append(f"- `{cell.metadata.nbgrader['grade_id']}` ({score or 0:g} of {max_score:g} points): `{message}`")
+    if not lines:
+        return None
+    return nbformat.v4.new_markdown_cell("**Tests that failed** (each test's error is shown in full below):\n\n" + "\n".join(lines))
+
+
 def write_reason(folder: Path, reason: str | None) -> None:
     path = folder / REASON_FILE
     if reason:
@@ -62,7 +81,11 @@ class FeedbackWriter:
                 "nbgrader": {"student": student, "assignment": self.module_id, "notebook": name,
                              "db_url": self.course.gradebook_url},
             }
-            html, _ = self.exporter.from_filename(str(source / f"{name}.ipynb"), resources=resources)
+            nb = nbformat.read(source / f"{name}.ipynb", as_version=4)
+            summary = failures_cell(nb)
+            if summary is not None:
+                nb.cells.insert(0, summary)
+            html, _ = self.exporter.from_notebook_node(nb, resources=resources)
             page = target / f"{name}.html"
             page.write_text(html, encoding="utf-8")
             written.append(page)

@@ -12,9 +12,9 @@ from .tensor import Tensor
 
 # %% auto #0
 __all__ = ['REAL_KINDS', 'Variable', 'no_grad', 'GradFn', 'as_operand', 'record', 'operation', 'gradcheck', 'add', 'multiply',
-           'subtract', 'divide', 'power', 'topological_order', 'backpropagate', 'unbroadcast', 'matmul', 'spread_back',
-           'sum', 'mean', 'reshape', 'transpose', 'exp', 'log', 'relu', 'sigmoid', 'tanh', 'class_indices',
-           'softmax_cross_entropy']
+           'subtract', 'draw_graph', 'divide', 'power', 'topological_order', 'backpropagate', 'unbroadcast', 'matmul',
+           'spread_back', 'sum', 'mean', 'reshape', 'transpose', 'exp', 'log', 'relu', 'sigmoid', 'tanh',
+           'class_indices', 'softmax_cross_entropy']
 
 # %% ../../modules/source/07_autograd/autograd_dev.py #variable-class
 REAL_KINDS = "biuf"  # NumPy dtype kinds a Variable may hold: bool, signed int, unsigned int, float (no complex)
@@ -290,9 +290,10 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             values[index] = original
             numeric = (above - below) / (2 * eps)
             if not abs(analytic[index] - numeric) <= atol + rtol * abs(numeric):
+                name = getattr(fn, "__name__", "<lambda>")
                 raise AssertionError(
-                    f"gradcheck: input {number}, index {index}: expected {numeric:.6g} (central difference), "
-                    f"got {analytic[index]:.6g} (backward)"
+                    f"gradcheck of {'the function' if name == '<lambda>' else name}: input {number}, index {index}: "
+                    f"expected {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
                 )
     return True
 
@@ -343,6 +344,64 @@ def subtract(a, b):
     ### BEGIN SOLUTION
     return a - b, (lambda g: g, lambda g: -g)
     ### END SOLUTION
+
+# %% ../../modules/source/07_autograd/autograd_dev.py #draw-graph
+def _describe(v: Variable, name: str | None) -> str:
+    """A value's label: name, shape and dtype, the value when small, the gradient when a leaf has one."""
+    array = v.data.data
+    lines = [name] if name else []
+    lines.append(f"shape {array.shape} {array.dtype}")
+
+    def show(values) -> str:
+        values = np.asarray(values)
+        if values.ndim == 0:
+            return f"{values.item():.4g}"
+        return np.array2string(values, precision=4, separator=", ", threshold=6, edgeitems=2)
+
+    if array.size <= 6:
+        lines.append(f"data {show(array)}")
+    if v.grad is not None:
+        lines.append(f"grad {show(v.grad.data.data)}")
+    return "\\n".join(line.replace("\n", " ") for line in lines)  # DOT's own line break
+
+
+def draw_graph(root: Variable, names: dict[str, Variable] | None = None, rankdir: str = "LR"):
+    """The computation graph that made `root`, as a `graphviz.Digraph` (shows inline in Jupyter).
+
+    `names` labels values, e.g. `{"x": x, "loss": loss}`. Save with `.render(path, format="svg")`.
+    """
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError(
+            "draw_graph needs the graphviz Python package: pip install 'tinytorch[viz]' (or pip install graphviz); "
+            "to render pictures it also needs Graphviz's dot program: apt-get install graphviz (Debian/Ubuntu), "
+            "brew install graphviz (macOS)"
+        ) from None
+    label_of = {id(v): name for name, v in (names or {}).items()}
+    picture = graphviz.Digraph("autograd", graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica"})
+    number: dict[int, int] = {}  # id(Variable) -> node number, in the order found: stable DOT text
+    stack, edges = [root], []
+    while stack:  # iterative: a long chain must not hit Python's recursion limit
+        v = stack.pop()
+        if id(v) in number:
+            continue
+        number[id(v)] = len(number)
+        node = f"v{number[id(v)]}"
+        leaf_style = {"style": "filled", "fillcolor": "lightblue"} if v.is_leaf and v.requires_grad else {}
+        picture.node(node, _describe(v, label_of.get(id(v))), shape="box", **leaf_style)
+        if v.grad_fn is not None:
+            picture.node(f"{node}_op", v.grad_fn.name, shape="ellipse", style="filled", fillcolor="lightyellow")
+            picture.edge(f"{node}_op", node)
+            for parent, _ in v.grad_fn.edges:
+                edges.append((parent, f"{node}_op"))
+                stack.append(parent)
+    for parent, op in edges:
+        picture.edge(f"v{number[id(parent)]}", op)
+    return picture
+
+
+Variable.graph = draw_graph  # v.graph(names) is draw_graph(v, names)
 
 # %% ../../modules/source/07_autograd/autograd_dev.py #divide
 @operation(inputs=2)

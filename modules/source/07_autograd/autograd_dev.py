@@ -479,9 +479,9 @@ works on float64 copies of the inputs (eps = 1e-6 is far below float32's resolut
 an output that is not a scalar it checks `sum(w * output)` for a fixed random `w` (the same for
 the two sides), so that a gradient routed to the wrong element is caught too.
 
-It returns `True`, or raises an `AssertionError` that names the input and the index where the
-two disagree. The hidden tests use it on every operation you write; use it yourself whenever
-you write a new one.
+It returns `True`, or raises an `AssertionError` that names the function, the input and the index
+where the two disagree. The hidden tests use it on every operation you write; use
+it yourself whenever you write a new one.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "gradcheck", "locked": false, "schema_version": 3, "solution": false, "task": false}
@@ -519,9 +519,10 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             values[index] = original
             numeric = (above - below) / (2 * eps)
             if not abs(analytic[index] - numeric) <= atol + rtol * abs(numeric):
+                name = getattr(fn, "__name__", "<lambda>")
                 raise AssertionError(
-                    f"gradcheck: input {number}, index {index}: expected {numeric:.6g} (central difference), "
-                    f"got {analytic[index]:.6g} (backward)"
+                    f"gradcheck of {'the function' if name == '<lambda>' else name}: input {number}, index {index}: "
+                    f"expected {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
                 )
     return True
 
@@ -742,6 +743,99 @@ def test_chain_rule():
 
 if __name__ == "__main__":
     test_chain_rule()
+
+# %% [markdown]
+"""
+### Seeing the graph
+
+The picture above was drawn by hand. `draw_graph(f)` (or `f.graph()`) draws the real one, from
+the `grad_fn` records your operations left behind: a box per value (its name if you give one,
+its shape and dtype, its value when it is small and, after `backward()`, the gradient a leaf
+received) and an oval per operation, with arrows in the direction the forward pass ran.
+Backward walks the same arrows the other way, multiplying local gradients along each path.
+Constants (numbers, NumPy arrays) record no edge, so they do not appear.
+
+It needs the optional `graphviz` Python package (`pip install 'tinytorch[viz]'`) and, to turn
+the drawing into a picture, Graphviz's `dot` program (`apt-get install graphviz`, `brew install
+graphviz`). In Jupyter the result shows inline; `picture.render("graph", format="svg")` (or
+`"png"`) saves it, and `picture.source` is the text it was drawn from.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "draw-graph", "locked": false, "schema_version": 3, "solution": false, "task": false}
+#| export
+def _describe(v: Variable, name: str | None) -> str:
+    """A value's label: name, shape and dtype, the value when small, the gradient when a leaf has one."""
+    array = v.data.data
+    lines = [name] if name else []
+    lines.append(f"shape {array.shape} {array.dtype}")
+
+    def show(values) -> str:
+        values = np.asarray(values)
+        if values.ndim == 0:
+            return f"{values.item():.4g}"
+        return np.array2string(values, precision=4, separator=", ", threshold=6, edgeitems=2)
+
+    if array.size <= 6:
+        lines.append(f"data {show(array)}")
+    if v.grad is not None:
+        lines.append(f"grad {show(v.grad.data.data)}")
+    return "\\n".join(line.replace("\n", " ") for line in lines)  # DOT's own line break
+
+
+def draw_graph(root: Variable, names: dict[str, Variable] | None = None, rankdir: str = "LR"):
+    """The computation graph that made `root`, as a `graphviz.Digraph` (shows inline in Jupyter).
+
+    `names` labels values, e.g. `{"x": x, "loss": loss}`. Save with `.render(path, format="svg")`.
+    """
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError(
+            "draw_graph needs the graphviz Python package: pip install 'tinytorch[viz]' (or pip install graphviz); "
+            "to render pictures it also needs Graphviz's dot program: apt-get install graphviz (Debian/Ubuntu), "
+            "brew install graphviz (macOS)"
+        ) from None
+    label_of = {id(v): name for name, v in (names or {}).items()}
+    picture = graphviz.Digraph("autograd", graph_attr={"rankdir": rankdir}, node_attr={"fontname": "Helvetica"})
+    number: dict[int, int] = {}  # id(Variable) -> node number, in the order found: stable DOT text
+    stack, edges = [root], []
+    while stack:  # iterative: a long chain must not hit Python's recursion limit
+        v = stack.pop()
+        if id(v) in number:
+            continue
+        number[id(v)] = len(number)
+        node = f"v{number[id(v)]}"
+        leaf_style = {"style": "filled", "fillcolor": "lightblue"} if v.is_leaf and v.requires_grad else {}
+        picture.node(node, _describe(v, label_of.get(id(v))), shape="box", **leaf_style)
+        if v.grad_fn is not None:
+            picture.node(f"{node}_op", v.grad_fn.name, shape="ellipse", style="filled", fillcolor="lightyellow")
+            picture.edge(f"{node}_op", node)
+            for parent, _ in v.grad_fn.edges:
+                edges.append((parent, f"{node}_op"))
+                stack.append(parent)
+    for parent, op in edges:
+        picture.edge(f"v{number[id(parent)]}", op)
+    return picture
+
+
+Variable.graph = draw_graph  # v.graph(names) is draw_graph(v, names)
+
+# %% nbgrader={"grade": false, "grade_id": "graph-demo", "locked": false, "schema_version": 3, "solution": false, "task": false}
+import shutil
+
+x, y = Variable(3.0), Variable(2.0)
+f = (x + y) * (x - y)
+f.backward()
+try:
+    picture = f.graph({"x": x, "y": y, "f": f})
+except ImportError as error:  # graphviz is optional: the module works without it
+    picture = None
+    print(error)
+if picture is not None and shutil.which("dot") is None:
+    print("Graphviz's dot program is missing (apt-get install graphviz); the graph as DOT text:")
+    print(picture.source)
+    picture = None
+picture  # noqa: B018 (Jupyter shows a cell's last value: here, the picture)
 
 # %% [markdown]
 """
@@ -1754,6 +1848,7 @@ def test_gradcheck():
         gradcheck(wrong_square, [Variable(np.array([1.0, 2.0]))])
     except AssertionError as error:
         assert "input 0" in str(error) and "index (0,)" in str(error), f"gradcheck should name input and index: {error}"
+        assert "of wrong_square" in str(error), f"gradcheck should name the function: {error}"
     else:
         raise AssertionError("gradcheck should raise AssertionError on a wrong backward")
     ### BEGIN HIDDEN TESTS
