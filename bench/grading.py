@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,14 +32,20 @@ from tito.gradebook import gradebook_rows  # noqa: E402
 KINDS = ("perfect", "partial", "untouched")
 
 
-def run(command: list[str], cwd: Path) -> float:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(command: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and everything it waited for, kernels included)."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return seconds
+    return seconds, children_cpu() - cpu
 
 
 def prepare(folder: Path, module_id: str, n: int) -> tuple[Path, Path]:
@@ -70,20 +77,23 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tito-bench-") as folder:
         nbgrader_course, tito_course = prepare(Path(folder), args.module, args.n)
-        nbgrader_seconds = run([str(Path(sys.executable).parent / "nbgrader"), "autograde", args.module], nbgrader_course)
+        load = os.getloadavg()[0]
+        nbgrader_seconds, nbgrader_cpu = run(
+            [str(Path(sys.executable).parent / "nbgrader"), "autograde", args.module], nbgrader_course
+        )
         workers = ["--workers", str(args.workers)] if args.workers else []
-        tito_seconds = run(
+        tito_seconds, tito_cpu = run(
             [sys.executable, "-m", "tito.cli", "grade", args.module, "--course", str(tito_course), *workers], ROOT
         )
         nbgrader_rows = gradebook_rows(Course(nbgrader_course), args.module)
         tito_rows = gradebook_rows(Course(tito_course), args.module)
     same = nbgrader_rows == tito_rows and len(tito_rows) > 0
     nbgrader_rate, tito_rate = 60 * args.n / nbgrader_seconds, 60 * args.n / tito_seconds
-    print(f"{args.n} submissions of {args.module} on {os.cpu_count()} CPUs")
+    print(f"{args.n} submissions of {args.module} on {os.cpu_count()} CPUs (load average before: {load:.1f})")
     print(f"nbgrader autograde (one CLI call, serial): {nbgrader_seconds:6.1f} s  {nbgrader_rate:6.1f} submissions/min  "
-          f"{nbgrader_seconds / args.n:.2f} s each")
+          f"{nbgrader_seconds / args.n:.2f} s each, CPU {nbgrader_cpu / args.n:.2f} s each")
     print(f"tito grade (+ feedback and CSV):           {tito_seconds:6.1f} s  {tito_rate:6.1f} submissions/min  "
-          f"{tito_seconds / args.n:.2f} s each")
+          f"{tito_seconds / args.n:.2f} s each, CPU {tito_cpu / args.n:.2f} s each")
     print(f"ratio tito / nbgrader: {tito_rate / nbgrader_rate:.2f}x")
     print(f"scores identical: {'yes' if same else 'NO'} ({len(tito_rows)} graded cells compared)")
     return 0 if same else 1

@@ -30,8 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from tito.project import select_modules  # noqa: E402
 
-# The module the demo grades. When 07_autograd lands, switch to it and give it a MISTAKES entry.
+# The module the demo grades. When 07_autograd lands, switch to it (its MISTAKES entry is below)
+# and raise SAMPLE_TIMEOUT to 60: its reference solution alone runs for several seconds.
 SAMPLE_MODULE = "01_tensor"
+# tito grade --timeout for the samples (demo and tests): the `timeout` sample costs this much.
+SAMPLE_TIMEOUT = 20
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,18 @@ MISTAKES = {
         new="np.atleast_2d(np.asarray(data, dtype=dtype))",
         fails=frozenset({"test-tensor-class"}),
         why="np.atleast_2d turns 1-D data into shape (1, n)",
+    ),
+    # The product rule with the two local gradients swapped (the slip the module's hint warns of).
+    # Checked against the autograd branch's module (65/130): every test that multiplies fails.
+    "07_autograd": Mistake(
+        cell="multiply",
+        old="(lambda g: g * b, lambda g: g * a)",
+        new="(lambda g: g * a, lambda g: g * b)",
+        fails=frozenset({
+            "test-multiply", "test-subtract", "test-chain-rule", "test-scalar-training", "test-backpropagate",
+            "test-broadcasting", "test-reshape-transpose", "test-softmax-cross-entropy", "test-gradcheck",
+        }),
+        why="dL/da is g * b, not g * a",
     ),
 }
 
@@ -147,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", default=str(ROOT / "course"), metavar="DIR")
     parser.add_argument("--module", default=SAMPLE_MODULE, metavar="MODULE")
     parser.add_argument("--grade", action="store_true", help="then grade them with `tito grade`")
-    parser.add_argument("--timeout", default="20", metavar="S", help="tito grade's --timeout (with --grade)")
+    parser.add_argument("--timeout", default=str(SAMPLE_TIMEOUT), metavar="S", help="tito grade's --timeout (with --grade)")
     args = parser.parse_args(argv)
     written = build_samples(Path(args.course).resolve(), args.module)
     print(f"sample submissions for {args.module}: {', '.join(written)}")

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 import sample_submissions as samples  # noqa: E402
 
 MODULE = select_modules(ROOT, [samples.SAMPLE_MODULE])[0]
-TIMEOUT = "20"
+TIMEOUT = str(samples.SAMPLE_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +149,36 @@ def test_grading_without_a_release_names_the_fix(tmp_path: Path) -> None:
     result = run_tito("grade", MODULE.id, "--course", str(tmp_path / "empty"), cwd=ROOT, check=False)
     assert result.returncode == 1
     assert f"run `tito release {MODULE.id}` first" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_submission_cannot_import_the_reference_answers(tmp_path: Path) -> None:
+    """A student who imports the module's answers from `tinytorch` instead of writing them gets the
+    kit's stubs, not the reference the instructor's environment has installed."""
+    import subprocess
+
+    package = "tinytorch." + MODULE.default_exp
+    import ast
+
+    tree = ast.parse(MODULE.package_file(ROOT).read_text(encoding="utf-8"))
+    names = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+    ][0]
+    assert names, f"{MODULE.id} exports nothing to import"
+    premise = subprocess.run(
+        [sys.executable, "-c", f"from {package} import {names[0]}; print('reference importable')"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert "reference importable" in premise.stdout, "this test needs the reference package installed"
+
+    course = tmp_path / "course"
+    run_tito("release", MODULE.id, "--course", str(course), cwd=ROOT)
+    release = nbformat.read(course / "release" / MODULE.id / f"{MODULE.name}.ipynb", as_version=4)
+    importer = nbformat.from_dict(release)
+    last_solution = max(i for i, c in enumerate(importer.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    importer.cells.insert(last_solution + 1, nbformat.v4.new_code_cell(f"from {package} import *"))
+    submit(course, "importer", MODULE.id, importer, MODULE.name)
+    run_tito("grade", MODULE.id, "--course", str(course), "--timeout", "120", cwd=ROOT)
+    scores = cell_scores(course, MODULE.id, "importer")
+    assert scores and all(score == 0 for score, _ in scores.values()), f"imported answers earned points: {scores}"

@@ -4,6 +4,6 @@ import sys
 
 # jsonschema (pulled in by nbformat) imports the optional `rfc3987_syntax` IRI checker, which
 # builds a grammar at import time: ~2.5 s per process, for a format nbformat never checks.
-# Declaring it absent makes jsonschema skip that checker; every tito process (and every grading
-# runner) starts that much faster.
+# Declaring it absent makes jsonschema skip that checker; every tito command (and every Dask
+# worker that imports tito) starts that much faster.
 sys.modules.setdefault("rfc3987_syntax", None)

@@ -2,8 +2,8 @@
 
 One coordinator (this process) alone reads and writes the gradebook: it sanitizes each submission
 with nbgrader's rules, hands the notebooks to workers as plain data, and records what comes back.
-Workers (threads here, each driving its own runner process, or Dask tasks) only execute notebooks
-in scratch folders with the grading kit's stubbed `tinytorch`. A submission that cannot be read,
+Workers (threads here, each driving one kernel at a time, or Dask tasks) only execute notebooks in
+scratch folders with the grading kit's stubbed `tinytorch`. A submission that cannot be read,
 times out, crashes or kills its kernel scores 0 with a one-line reason; the batch always completes.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -187,8 +188,6 @@ def finish_safely(course: Course, config, submission: Submission, module_id: str
 def grade_module(
     course: Course, module: Module, workers: int, timeout: float, scheduler: str | None = None, feedback: bool = True
 ) -> GradeReport:
-    import time
-
     started = time.monotonic()
     put_own_bin_on_path()
     # SQLAlchemy 2.1 warns "Object of type <SubmittedAssignment> not in session" inside nbgrader: cosmetic.
@@ -219,7 +218,12 @@ def grade_module(
     try:
         by_student = {}
         for submission in submissions:  # workers start on the first while the rest are prepared
-            prepare(course, config, submission, module.id, notebooks)
+            try:
+                prepare(course, config, submission, module.id, notebooks)
+            except Exception as error:  # recorded as 0 below, with this reason
+                submission.sanitized.clear()
+                reason = f"could not be prepared ({type(error).__name__}: {first_line(error)})"
+                submission.reasons = {name: reason for name in notebooks}
             by_student[submission.student] = submission
             task = task_for(submission, kit, timeout)
             if task:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from tito.course import COURSE_ID, Course
+from tito.course import COURSE_ID, Course, put_own_bin_on_path
 from tito.project import TitoError
 
 CSV_REASONS = "reasons"
@@ -69,6 +69,7 @@ def share_engines() -> None:
 def gradebook(course: Course):  # -> nbgrader.api.Gradebook
     from nbgrader.api import Gradebook
 
+    put_own_bin_on_path()  # a new gradebook runs `alembic`
     share_engines()
     return Gradebook(course.gradebook_url, COURSE_ID)
 
