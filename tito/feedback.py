@@ -18,6 +18,11 @@ def reason_cell(reason: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_markdown_cell(f"**Not graded: this submission scores 0.** Reason: {reason}")
 
 
+def review_cell(notes: list[str]) -> nbformat.NotebookNode:
+    """A note at the top of the autograded notebook for what the grader flagged."""
+    return nbformat.v4.new_markdown_cell("**Grading notes:**\n\n" + "\n".join(f"- {note}" for note in notes))
+
+
 def write_reason(folder: Path, reason: str | None) -> None:
     path = folder / REASON_FILE
     if reason:
