@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from tito.project import select_modules  # noqa: E402
 
 # The module the demo grades. When 07_autograd lands, switch to it (its MISTAKES entry is below)
-# and raise SAMPLE_TIMEOUT to 60: its reference solution alone runs for several seconds.
+# and raise SAMPLE_TIMEOUT to 45: its reference solution alone runs for several seconds.
 SAMPLE_MODULE = "01_tensor"
 # tito grade --timeout for the samples (demo and tests): the `timeout` sample costs this much.
 SAMPLE_TIMEOUT = 20

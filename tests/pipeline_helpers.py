@@ -52,10 +52,14 @@ assert mul(Tensor([2, 5]), Tensor([3, 0])).data.tolist() == [6, 0], "hidden_mul_
 
 
 def add_ops_module(project: Path) -> Path:
+    """Add 02_ops to a project copy and export it, as an author would (later modules' kits need it)."""
+    from conftest import run_tito
+
     folder = project / "modules" / "source" / "02_ops"
     folder.mkdir()
     source = folder / "ops_dev.py"
     source.write_text(OPS_SOURCE, encoding="utf-8")
+    run_tito("export", cwd=project)
     return source
 
 

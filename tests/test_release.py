@@ -112,9 +112,9 @@ def test_student_export_puts_their_own_answers_into_the_kit(project_copy: Path, 
     assert str(kit / "tinytorch" / "core" / "ops.py") in result.stdout
     exported = (kit / "tinytorch" / "core" / "ops.py").read_text(encoding="utf-8")
     assert "a.data + b.data + 0" in exported and "NotImplementedError" not in exported
-    probe = "from tinytorch.core.ops import add, mul; from tinytorch.core.tensor import Tensor; print(mul(add(Tensor([1]), Tensor([2])), Tensor([2])).data.tolist())"
+    probe = "from tinytorch.core.ops import add, mul; from tinytorch.core.tensor import Tensor; print([float(x) for x in mul(add(Tensor([1]), Tensor([2])), Tensor([2])).data.tolist()])"
     ran = subprocess.run([sys.executable, "-c", probe], cwd=kit, capture_output=True, text=True, timeout=120)
-    assert ran.stdout.strip() == "[6]", ran.stderr
+    assert ran.stdout.strip() == "[6.0]", ran.stderr
 
 
 def test_student_export_outside_a_kit_says_so(tmp_path: Path) -> None:

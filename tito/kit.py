@@ -44,9 +44,11 @@ def build_kit(project_root: Path, course: Course, module: Module) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(init, target)
     for earlier in discover_modules(project_root):
-        if earlier.id >= module.id:
+        if earlier.id == module.id:
             break
         source = earlier.package_file(project_root)
+        if not source.is_file():
+            raise TitoError(f"{earlier.id} has no export at {source}; run `tito export` before releasing {module.id}")
         target = package / source.relative_to(reference)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source, target)
