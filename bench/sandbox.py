@@ -65,6 +65,17 @@ def main() -> int:
             assert verdict is None or all(passed for passed, _ in verdict["results"].values()), verdict
         seconds[name] = statistics.median(runs)
         print(f"  {name:<10} {seconds[name]:6.2f} s")
+    tiny = {"student": "bench", "notebooks": {"tiny": nbformat.writes(nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("1 + 1")]))}, "kit": kit, "timeout": 300}
+    for name, task in {"plain": dict(tiny, sandbox=False), "sandboxed": tiny}.items():
+        runs = []
+        for _ in range(args.repeat + 2):
+            started = time.monotonic()
+            execute_submission(task)
+            runs.append(time.monotonic() - started)
+        seconds[f"tiny {name}"] = statistics.median(runs)
+        print(f"  one-cell notebook, {name:<10} {seconds[f'tiny {name}']:6.2f} s (kernel start and stop)")
+    print(f"jail start-up:    {seconds['tiny sandboxed'] - seconds['tiny plain']:+.2f} s per kernel")
     print(f"sandbox overhead: {seconds['sandboxed'] - seconds['plain']:+.2f} s per submission "
           f"({seconds['sandboxed'] / seconds['plain']:.2f}x)")
     print(f"trusted re-run:   {seconds['+ verdict'] - seconds['sandboxed']:+.2f} s per submission "
