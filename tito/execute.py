@@ -244,7 +244,8 @@ def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds
     reason = None
     watchdog.timer.start()
     try:
-        client.execute(env=kernel_environment(kit_dir, run.work))
+        # The kernel process's own stdout/stderr (start-up warnings) are not the notebook's output.
+        client.execute(env=kernel_environment(kit_dir, run.work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except DeadKernelError:
         reason = f"the kernel died while running cell {running['index']} (crash, os._exit or killed)"
     except Exception as error:  # anything else that stops execution is reported, not raised

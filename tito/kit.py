@@ -61,6 +61,8 @@ def build_kit(project_root: Path, course: Course, module: Module) -> Path:
 
 def find_kit_package(notebook: Path) -> Path:
     for folder in notebook.resolve().parents:
+        if (folder / "settings.ini").is_file():
+            break  # the project root: its package holds the reference answers, never a student's
         if (folder / PACKAGE / "__init__.py").is_file():
             return folder / PACKAGE
     raise TitoError(f"no {PACKAGE}/ package next to {notebook} or above it; run this in a student kit folder")
