@@ -49,11 +49,11 @@ class Mistake:
 MISTAKES = {
     # Passes the visible test (a 2-D example) but wraps 1-D data in an extra axis: the hidden test fails.
     "01_tensor": Mistake(
-        cell="tensor-class",
-        old="np.asarray(data, dtype=dtype)",
-        new="np.atleast_2d(np.asarray(data, dtype=dtype))",
-        fails=frozenset({"test-tensor-class"}),
-        why="np.atleast_2d turns 1-D data into shape (1, n)",
+        cell="as-array",
+        old='    if array.dtype.kind == "c":\n',
+        new='    if False:  # complex is numeric too, isn\'t it?\n',
+        fails=frozenset({"test-as-array-bad-input"}),
+        why="complex Python data is silently cast to float32, dropping the imaginary part",
     ),
     # The product rule with the two local gradients swapped (the slip the module's hint warns of).
     # Checked against the autograd branch's module (65/130): every test that multiplies fails.

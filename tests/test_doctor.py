@@ -19,3 +19,12 @@ def test_doctor_fails_with_the_fix_when_a_package_is_missing(monkeypatch, capsys
     out = capsys.readouterr().out
     assert "tinytorch-no-such-package MISSING" in out
     assert "problem: tinytorch-no-such-package is missing: " in out and "pip install -e" in out
+
+
+def test_doctor_warns_loudly_when_the_sandbox_is_incomplete(monkeypatch, capsys) -> None:
+    from tito import doctor, sandbox
+
+    monkeypatch.setattr(sandbox, "support", lambda: sandbox.Support("limits", ("no PID/network/mount namespaces",)))
+    assert doctor.run_doctor() == 0  # grading still works, with limits only
+    out = capsys.readouterr().out
+    assert "sandbox     limits" in out and "WARNING: sandbox: no PID/network/mount namespaces" in out

@@ -4,13 +4,15 @@ limit that kills every process of the submission, SIGINT or not."""
 from __future__ import annotations
 
 import os
+import pwd
 import time
 from pathlib import Path
 
 import nbformat
 from conftest import ROOT
 
-from tito.execute import execute_submission, process_table, read_kit
+from tito.execute import execute_submission, read_kit
+from tito.sandbox import USER_PREFIX, processes_of
 
 
 def notebook_of(*sources: str) -> str:
@@ -46,17 +48,32 @@ def test_the_kernel_imports_the_kit_package_not_the_reference(tmp_path: Path) ->
     assert not reported.startswith(str(ROOT)) and reported.endswith("kit/tinytorch/__init__.py"), reported
 
 
-def alive(pid: int) -> bool:
-    return pid in process_table()
+def processes_with(token: str) -> list[int]:
+    """Processes whose command line contains `token` (pids inside the sandbox mean nothing here)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if token.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def grader_user_processes() -> list[int]:
+    uids = {entry.pw_uid for entry in pwd.getpwall() if entry.pw_name.startswith(USER_PREFIX)}
+    return [pid for uid in uids for pid in processes_of(uid)]
 
 
 def test_timeout_kills_a_kernel_that_ignores_sigint_and_its_children(tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
+    token = f"{os.getpid()}.{time.time_ns() % 10**6}"
     stubborn = (
         "import os, signal, subprocess, time\n"
         "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-        "child = subprocess.Popen(['sleep', '600'])\n"
-        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        f"child = subprocess.Popen(['sleep', '{token}'])\n"
+        "if os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '" + token + "'])\n"
         "while True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass"
     )
     started = time.monotonic()
@@ -65,10 +82,9 @@ def test_timeout_kills_a_kernel_that_ignores_sigint_and_its_children(tmp_path: P
     outcome = result["notebooks"]["nb"]
     assert outcome["notebook"] is None and outcome["reason"].startswith("timed out after 8s"), outcome
     assert elapsed < 8 + 15, f"the limit was 8 s but grading took {elapsed:.1f} s"
-    kernel, child = (int(p) for p in pids.read_text().split())
     time.sleep(0.2)
-    assert not alive(kernel), f"kernel {kernel} survived the timeout"
-    assert not alive(child), f"the kernel's child {child} survived the timeout"
+    assert processes_with(token) == [], "a child of the kernel survived the timeout"
+    assert grader_user_processes() == [], "a process of a grader user survived the timeout"
 
 
 def test_a_dead_kernel_is_a_reason_not_a_crash(tmp_path: Path) -> None:
@@ -80,13 +96,24 @@ def test_a_dead_kernel_is_a_reason_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_nothing_is_left_running_after_a_normal_run(tmp_path: Path) -> None:
-    marker = tmp_path / "bg"
-    leaves_a_process = (
-        "import subprocess\n"
-        f"p = subprocess.Popen(['sleep', '600'])\nopen({str(marker)!r}, 'w').write(str(p.pid))"
-    )
+    token = f"{os.getpid()}.{time.time_ns() % 10**6 + 1}"
+    leaves_a_process = f"import subprocess\np = subprocess.Popen(['sleep', '{token}'])"
     result = execute_submission({"student": "s", "notebooks": {"nb": notebook_of(leaves_a_process)}, "kit": {}, "timeout": 120})
     assert result["notebooks"]["nb"]["reason"] is None
     time.sleep(0.2)
-    assert not alive(int(marker.read_text())), "a process started by the submission outlived grading"
-    assert os.getpid() in process_table()  # the table does see live processes
+    assert processes_with(token) == [], "a process started by the submission outlived grading"
+    assert grader_user_processes() == [], "a process of a grader user outlived grading"
+
+
+def test_limits_only_mode_still_grades_and_applies_the_limits(monkeypatch) -> None:
+    """Where namespaces are missing: no jail, but the rlimits hold and the result says which mode ran."""
+    from tito import execute, sandbox
+
+    limits = sandbox.Support("limits", ("no PID/network/mount namespaces",))
+    monkeypatch.setattr(sandbox, "support", lambda: limits)
+    monkeypatch.setattr(execute, "support", lambda: limits)
+    probe = "import resource\nprint('AS', resource.getrlimit(resource.RLIMIT_AS)[0])"
+    result = execute_submission({"student": "s", "notebooks": {"nb": notebook_of(probe)}, "kit": {}, "timeout": 120})
+    outcome = result["notebooks"]["nb"]
+    assert outcome["reason"] is None, outcome
+    assert f"AS {sandbox.DEFAULT_MEMORY}" in outputs_text(outcome["notebook"]) and result["sandbox"] == "limits"

@@ -56,6 +56,12 @@ def run_doctor() -> int:
     print(f"alembic     {alembic or 'MISSING'}")
     if alembic is None:
         problems.append(f"alembic is missing next to {sys.executable}: {fix}")
+    from tito.sandbox import support
+
+    sandbox = support()
+    print(f"sandbox     {sandbox.mode}")
+    for missing in sandbox.missing:  # grading still works, with less protection: loud, not fatal
+        print(f"WARNING: sandbox: {missing}")
     for problem in problems:
         print(f"problem: {problem}")
     print("doctor: all good" if not problems else f"doctor: {len(problems)} problem(s)")

@@ -1,4 +1,5 @@
-"""Execute a submission's notebooks in a scratch folder, each in a fresh kernel, under a wall-clock limit.
+"""Execute a submission's notebooks in a scratch folder, each in a fresh sandboxed kernel, under a
+wall-clock limit; then re-run its graded tests in a trusted verifier (tito/verifier.py).
 
 `execute_submission(task) -> result` takes and returns plain data (strings, dicts), touches nothing
 outside its own temporary folder and has no other side effect, so a local worker thread or a Dask
@@ -11,7 +12,8 @@ at the deadline a watchdog kills it, everything descended from it and everything
 a kernel that ignores SIGINT dies all the same, and nbclient then reports the kernel dead.
 
 `GradingKernelManager.format_kernel_cmd` is the one place that builds the command that runs student
-code: a sandbox (issue 9) wraps that command.
+code: the sandbox (tito/sandbox.py) wraps it. The kernel talks to this process over unix sockets in
+its scratch folder (it has no network, not even loopback), and its output is capped here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,13 +29,56 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+
+from tito.sandbox import Jail, Slot, support
+
+OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
+VERIFIER = Path(__file__).with_name("verifier.py")
 
 
 class GradingKernelManager(AsyncKernelManager):
-    """The python3 kernel, started exactly as nbgrader's Execute starts it. Sandboxing wraps here."""
+    """The python3 kernel, started exactly as nbgrader's Execute starts it, inside `jail`."""
+
+    jail: Jail | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        return super().format_kernel_cmd(extra_arguments)
+        command = super().format_kernel_cmd(extra_arguments)
+        if self.jail is None:
+            return command
+        self.jail.hand_over(Path(self.connection_file))  # written 0600 by jupyter_client
+        return self.jail.wrap(command)
+
+
+class GradingClient(NotebookClient):
+    """nbclient's client with a sandboxed kernel manager and a cap on the output it keeps:
+    a submission printing gigabytes leaves a truncated notebook, not a full memory or disk."""
+
+    def __init__(self, nb, jail: Jail | None, ipc: Path, **kwargs) -> None:
+        super().__init__(nb, **kwargs)
+        self.jail, self.ipc = jail, ipc
+        self.output_bytes = 0
+        self.truncated = False
+
+    def create_kernel_manager(self):
+        km = GradingKernelManager(kernel_name="python3", transport="ipc", ip=str(self.ipc / "kernel"),
+                                  connection_file=str(self.ipc / "kernel.json"))
+        km.jail = self.jail
+        self.km = km
+        return km
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        size += sum(len(line) for line in content.get("traceback", []))
+        self.output_bytes += size
+        if self.output_bytes > OUTPUT_LIMIT and msg["msg_type"] != "error":
+            if not self.truncated:
+                self.truncated = True
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr", text=f"\n[output truncated by the grader after {OUTPUT_LIMIT} bytes]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
 
 
 def read_kit(package_root: Path) -> dict[str, str]:
@@ -44,12 +90,21 @@ def read_kit(package_root: Path) -> dict[str, str]:
     }
 
 
-def kernel_environment(kit_dir: Path, scratch: Path) -> dict[str, str]:
-    env = dict(os.environ)
+PASSED_THROUGH = ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT")
+
+
+def kernel_environment(kit_dir: Path, home: Path) -> dict[str, str]:
+    """A small environment: nothing of the grader's (tokens, database URLs) reaches student code."""
+    env = {k: v for k, v in os.environ.items() if k in PASSED_THROUGH or k.startswith("LC_")}
+    env.setdefault("PATH", "/usr/bin:/bin")
+    env["HOME"] = str(home)
     env["PYTHONPATH"] = str(kit_dir)  # the kit's tinytorch, never the reference package
     env["NBGRADER_EXECUTION"] = "autograde"  # what nbgrader sets while it autogrades
-    env["IPYTHONDIR"] = str(scratch / "ipython")
+    env["IPYTHONDIR"] = str(home / ".ipython")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["MPLBACKEND"] = "Agg"
+    for threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[threads] = "1"  # one core per worker; threads also count against the process limit
     return env
 
 
@@ -145,26 +200,43 @@ class Watchdog:
             kill_process_tree(pid)
 
 
-def run_notebook(notebook_json: str, name: str, scratch: Path, kit_dir: Path, seconds: float, limit: float) -> dict:
+class Run:
+    """One sandboxed process (a kernel or the verifier): fresh work and socket folders under the
+    submission's scratch, owned by the worker's user, and the jail it runs in."""
+
+    def __init__(self, scratch: Path, label: str, slot: Slot | None, kit_dir: Path, seconds: float,
+                 readable: tuple[Path, ...] = (), keep_stdout: bool = False) -> None:
+        self.folder = scratch / label
+        self.work, self.ipc = self.folder / "work", self.folder / "ipc"
+        for folder in (self.folder, self.work, self.ipc):
+            folder.mkdir()
+        self.folder.chmod(0o711)
+        self.jail = None
+        if slot is not None:
+            self.jail = Jail(slot, self.folder, readable=[kit_dir, *readable], writable=[self.work, self.ipc],
+                             cpu_seconds=int(seconds) + 1, keep_stdout=keep_stdout)
+            self.jail.hand_over(self.work)
+            self.jail.hand_over(self.ipc)
+
+
+def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds: float, limit: float) -> dict:
     """Execute one notebook; {"notebook": executed JSON or None, "reason": one line or None}."""
-    from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    work = scratch / "work"
-    work.mkdir(exist_ok=True)
-    (work / f"{name}.ipynb").write_text(notebook_json, encoding="utf-8")
+    (run.work / f"{name}.ipynb").write_text(notebook_json, encoding="utf-8")
     nb = nbformat.reads(notebook_json, as_version=4)
     watchdog = Watchdog(seconds)
     running = {"index": None}
-    client = NotebookClient(
+    client = GradingClient(
         nb,
+        run.jail,
+        run.ipc,
         kernel_name="python3",
-        kernel_manager_class=GradingKernelManager,
         timeout=None,  # the wall-clock limit is the watchdog's
         allow_errors=True,
         record_timing=False,
         extra_arguments=["--HistoryManager.hist_file=:memory:"],
-        resources={"metadata": {"path": str(work)}},
+        resources={"metadata": {"path": str(run.work)}},
         on_notebook_start=lambda notebook: watchdog.kernel_started(client.km.provisioner.pid),
         on_cell_start=lambda cell, cell_index: running.update(index=cell_index),
         on_cell_executed=record_reply_error,
@@ -173,7 +245,7 @@ def run_notebook(notebook_json: str, name: str, scratch: Path, kit_dir: Path, se
     watchdog.timer.start()
     try:
         # The kernel process's own stdout/stderr (start-up warnings) are not the notebook's output.
-        client.execute(env=kernel_environment(kit_dir, scratch), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client.execute(env=kernel_environment(kit_dir, run.work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except DeadKernelError:
         reason = f"the kernel died while running cell {running['index']} (crash, os._exit or killed)"
     except Exception as error:  # anything else that stops execution is reported, not raised
@@ -190,20 +262,74 @@ def run_notebook(notebook_json: str, name: str, scratch: Path, kit_dir: Path, se
 
 
 def execute_submission(task: dict) -> dict:
-    """task: {"student", "notebooks": {name: JSON text}, "kit": {path: text}, "timeout": seconds}.
-    result: {"student", "notebooks": {name: {"notebook", "reason"}}, "seconds"}.
-    The time limit is for the whole submission."""
+    """task: {"student", "notebooks": {name: JSON text}, "kit": {path: text}, "timeout": seconds,
+    optional "sandbox": False (tito check: the student's own machine), "verify": {name: verifier
+    input} (the graded tests to re-run in the trusted verifier)}.
+    result: {"student", "notebooks": {name: {"notebook", "reason", "verdict"}}, "seconds", "sandbox"}.
+    The time limit is for the whole submission (each verifier run gets its own, as long)."""
     started = time.monotonic()
     results = {}
-    with tempfile.TemporaryDirectory(prefix="tito-grade-") as folder:
+    sandboxed = task.get("sandbox", True)
+    with tempfile.TemporaryDirectory(prefix="tito-grade-") as folder, Slot() as slot:
         scratch = Path(folder)
+        scratch.chmod(0o711)
         kit_dir = scratch / "kit"
         kit_dir.mkdir()
         for relative, text in task["kit"].items():
             target = kit_dir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        for name, notebook_json in task["notebooks"].items():
+        for number, (name, notebook_json) in enumerate(task["notebooks"].items()):
             left = task["timeout"] - (time.monotonic() - started)
-            results[name] = run_notebook(notebook_json, name, scratch, kit_dir, left, task["timeout"])
-    return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started}
+            run = Run(scratch, f"kernel-{number}", slot if sandboxed else None, kit_dir, left)
+            results[name] = run_notebook(notebook_json, name, run, kit_dir, left, task["timeout"])
+            slot.clean()
+            verify = task.get("verify", {}).get(name)
+            if verify is not None and results[name]["reason"] is None:
+                run = Run(scratch, f"verifier-{number}", slot if sandboxed else None, kit_dir, task["timeout"],
+                          readable=(VERIFIER,), keep_stdout=True)
+                results[name]["verdict"] = run_verifier(verify, run, kit_dir, task["timeout"])
+                slot.clean()
+    return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started,
+            "sandbox": support().mode if sandboxed else "off"}
+
+
+VERDICT_LIMIT = 1 << 20  # bytes of verifier answer read at most
+
+
+def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float) -> dict:
+    """The graded tests re-run by tito/verifier.py in a fresh sandboxed process: {"results":
+    {grade_id: [passed, message]}} or {"error": why there is no verdict}."""
+    import json
+
+    verify = dict(verify, kit=str(kit_dir))
+    command = [sys.executable, "-I", str(VERIFIER)]
+    if run.jail is not None:
+        command = run.jail.wrap(command)
+    env = kernel_environment(kit_dir, run.work)
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               cwd=run.work, env=env, start_new_session=True)
+    answer = {}
+
+    def talk() -> None:
+        try:
+            process.stdin.write(json.dumps(verify).encode())
+            process.stdin.close()
+        except OSError:
+            pass
+        answer["raw"] = process.stdout.read(VERDICT_LIMIT)
+
+    talker = threading.Thread(target=talk, daemon=True)
+    talker.start()
+    talker.join(seconds)
+    timed_out = talker.is_alive()
+    kill_process_tree(process.pid)
+    process.wait()
+    talker.join(5)
+    process.stdout.close()
+    if timed_out:
+        return {"error": f"the trusted re-run timed out after {seconds:g}s"}
+    try:
+        return {"results": json.loads(answer.get("raw", b"").decode("utf-8", "replace"))}
+    except ValueError:
+        return {"error": f"the trusted re-run ended without a verdict (exit status {process.returncode})"}

@@ -37,6 +37,11 @@ def failures_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     return nbformat.v4.new_markdown_cell("**Tests that failed** (each test's error is shown in full below):\n\n" + "\n".join(lines))
 
 
+def review_cell(notes: list[str]) -> nbformat.NotebookNode:
+    """A note at the top of the autograded notebook for what the grader flagged."""
+    return nbformat.v4.new_markdown_cell("**Grading notes:**\n\n" + "\n".join(f"- {note}" for note in notes))
+
+
 def write_reason(folder: Path, reason: str | None) -> None:
     path = folder / REASON_FILE
     if reason:

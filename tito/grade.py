@@ -25,9 +25,11 @@ import nbformat
 from tito import gradebook as gb
 from tito.course import Course, put_own_bin_on_path
 from tito.execute import execute_submission, read_kit
-from tito.feedback import FeedbackWriter, read_reasons, reason_cell, write_reason
+from tito.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
 from tito.progress import Progress
 from tito.project import Module, TitoError
+from tito.sandbox import support
+from tito.verdict import apply_verdict, graded_ids, trusted_imports, verifier_input
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Submission:
     folder: Path  # submitted/<student>/<module>/
     sanitized: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)  # notebook -> why it scores 0
+    deleted: dict[str, list[str]] = field(default_factory=dict)  # notebook -> graded cells the student deleted
 
 
 @dataclass
@@ -65,8 +68,10 @@ def prepare(course: Course, config, submission: Submission, module_id: str, note
             what = "not valid JSON" if "JSON" in type(error).__name__ else f"not a valid notebook ({first_line(error)})"
             submission.reasons[name] = f"{name}.ipynb is {what}"
             continue
+        submitted_tests = set(graded_ids(nb))
         try:
             submission.sanitized[name] = gb.sanitize(course, config, nb, module_id, submission.student, name)
+            submission.deleted[name] = [g for g in graded_ids(submission.sanitized[name]) if g not in submitted_tests]
         except Exception as error:
             submission.reasons[name] = f"{name}.ipynb has corrupted nbgrader metadata ({first_line(error)})"
 
@@ -76,11 +81,12 @@ def first_line(error: BaseException) -> str:
     return lines[0].strip()[:160] if lines else type(error).__name__
 
 
-def task_for(submission: Submission, kit: dict[str, str], timeout: float) -> dict | None:
+def task_for(submission: Submission, kit: dict[str, str], timeout: float, imports: dict) -> dict | None:
     notebooks = {name: nbformat.writes(nb) for name, nb in submission.sanitized.items()}
     if not notebooks:
         return None
-    return {"student": submission.student, "notebooks": notebooks, "kit": kit, "timeout": timeout}
+    verify = {name: verifier_input(nb, imports) for name, nb in submission.sanitized.items()}
+    return {"student": submission.student, "notebooks": notebooks, "kit": kit, "timeout": timeout, "verify": verify}
 
 
 def failed_result(task: dict, error: BaseException) -> dict:
@@ -153,10 +159,15 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
     for name, outcome in results.items():
         if outcome["reason"]:
             submission.reasons[name] = outcome["reason"]
+    notes = []
     for name in notebooks:
         reason = submission.reasons.get(name)
         if reason is None:
             nb = nbformat.reads(results[name]["notebook"], as_version=4)
+            found = apply_verdict(nb, results[name].get("verdict"), submission.deleted.get(name, []))
+            notes += found
+            if found:
+                nb.cells.insert(0, review_cell(found))
         else:
             # Record zeros on the structure nbgrader knows: the sanitized submission, else the release.
             nb = submission.sanitized.get(name) or gb.sanitize(
@@ -168,7 +179,7 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
         if reason:
             nb.cells.insert(0, reason_cell(reason))
         nbformat.write(nb, target / f"{name}.ipynb")
-    reason = "; ".join(submission.reasons[n] for n in notebooks if n in submission.reasons)
+    reason = "; ".join([*(submission.reasons[n] for n in notebooks if n in submission.reasons), *notes])
     write_reason(target, reason)
     return reason
 
@@ -198,6 +209,13 @@ def grade_module(
     if not (package / "__init__.py").is_file():
         raise TitoError(f"no grading kit at {package}; run `tito release {module.id}` first")
     kit = read_kit(package)
+    imports = trusted_imports(
+        [nbformat.read(course.root / "source" / module.id / f"{n}.ipynb", as_version=4) for n in notebooks],
+        module.default_exp and f"tinytorch.{module.default_exp}",
+    )
+    sandbox = support()
+    if sandbox.missing:
+        print(f"tito grade: WARNING: {sandbox.warning()}", file=sys.stderr)
     submissions = find_submissions(course, module.id)
     if not submissions:
         raise TitoError(f"no submissions under {course.root / 'submitted'}/*/{module.id}/")
@@ -225,7 +243,7 @@ def grade_module(
                 reason = f"could not be prepared ({type(error).__name__}: {first_line(error)})"
                 submission.reasons = {name: reason for name in notebooks}
             by_student[submission.student] = submission
-            task = task_for(submission, kit, timeout)
+            task = task_for(submission, kit, timeout, imports)
             if task:
                 pool.submit(task)
             else:  # nothing runnable: record the zeros now

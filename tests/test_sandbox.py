@@ -1,0 +1,344 @@
+"""Hostile submissions, graded by the real `tito grade` in one batch with two honest ones.
+
+Every hostile notebook is the 07_autograd release filled in (or not) plus one attack, built from
+the CURRENT release. One batch, 2 workers, a short timeout. Asserted: each attack's expected score
+and reason, what the attack saw (its own printed output), the honest students' grades, nothing of
+the grader users left running, nothing written outside the scratch space, no connection made.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, run_tito
+from pipeline_helpers import cell_scores, read_csv
+
+from tito.notebook import read_source
+from tito.project import select_modules
+from tito.sandbox import USER_PREFIX, processes_of, support
+
+sys.path.insert(0, str(ROOT / "examples"))
+import sample_submissions as samples  # noqa: E402
+
+MODULE = select_modules(ROOT, ["07_autograd"])[0]
+TIMEOUT = "40"
+pytestmark = pytest.mark.skipif(support().mode != "namespaces", reason="the full sandbox needs root and namespaces (CI runs as root)")
+
+# The honest `partial` student's mistake; the allclose cheat makes the same one.
+ADD_MISTAKE = samples.Mistake(
+    cell="add", old="lambda g: g, lambda g: g)", new="lambda g: g, lambda g: 0 * g)",
+    fails=frozenset({"test-add", "test-backpropagate", "test-broadcasting", "test-chain-rule", "test-matmul",
+                     "test-scalar-training"}),
+    why="add passes no gradient to b",
+)
+
+LOOP = "while True:\n    pass\n"
+
+MEMORY_BOMB = """\
+import numpy as np
+blocks = []
+try:
+    while True:
+        blocks.append(np.ones(1 << 25))  # 256 MiB each, written
+except MemoryError:
+    print(f"MEMORY LIMITED after {len(blocks) * 256} MiB")
+del blocks
+"""
+
+FORK_BOMB = """\
+import os, time
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:  # double-forked: no longer the kernel's child
+                time.sleep(3600)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(f"FORK LIMITED after {children} children: {type(error).__name__}")
+"""
+
+FLOOD = """\
+import os, sys
+chunk = "x" * (1 << 20)
+for _ in range(1024):  # 1 GiB through the kernel's stdout
+    sys.stdout.write(chunk)
+for _ in range(256):  # 256 MiB straight to file descriptor 1
+    os.write(1, chunk.encode())
+"""
+
+EXIT = "import os\nos._exit(0)\n"
+
+TRANSFORMER_CHEAT = """\
+# Blank every cell after this one, the locked tests included.
+get_ipython().input_transformers_post.append(lambda lines: [])
+"""
+
+ALLCLOSE_CHEAT = """\
+import builtins, numpy
+numpy.allclose = lambda *args, **kwargs: True
+builtins.abs = lambda x: 0  # and the hidden tests' gradcheck compares abs(backward - numeric)
+"""
+
+
+def reader(targets: list[Path]) -> str:
+    return f"""\
+import os
+for path in {[str(p) for p in targets]!r}:
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+        print("READ", path)
+    except OSError as error:
+        print("DENIED", path, type(error).__name__)
+import tinytorch.core.autograd as graded
+try:
+    graded.Variable(1.0)
+    print("REFERENCE IMPORTED")
+except NotImplementedError:
+    print("STUB IMPORTED")
+"""
+
+
+def writer(targets: list[Path]) -> str:
+    return f"""\
+for path in {[str(p) for p in targets]!r}:
+    try:
+        with open(path, "a") as handle:
+            handle.write("pwned")
+        print("WROTE", path)
+    except OSError as error:
+        print("DENIED", path, type(error).__name__)
+with open("own-file.txt", "w") as handle:
+    handle.write("mine")
+print("WROTE OWN FOLDER")
+try:
+    with open("big.bin", "wb") as handle:
+        for _ in range(1024):  # 1 GiB into its own folder
+            handle.write(b"x" * (1 << 20))
+except OSError as error:
+    print(f"FILE LIMITED: {{type(error).__name__}}")
+"""
+
+
+def network(port: int) -> str:
+    return f"""\
+import socket
+for host, port in [("127.0.0.1", {port}), ("1.1.1.1", 53)]:
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        print("CONNECTED", host)
+    except OSError as error:
+        print("BLOCKED", host, type(error).__name__)
+try:
+    socket.getaddrinfo("pypi.org", 443)
+    print("RESOLVED")
+except OSError as error:
+    print("NO DNS", type(error).__name__)
+"""
+
+
+class Listener:
+    """A TCP server on the host's loopback that counts the connections it accepts."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while self.running:
+            try:
+                connection, _ = self.server.accept()
+                self.accepted += 1
+                connection.close()
+            except OSError:
+                continue
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.server.close()
+
+
+def grader_user_processes() -> list[int]:
+    uids = {entry.pw_uid for entry in pwd.getpwall() if entry.pw_name.startswith(USER_PREFIX)}
+    return [pid for uid in uids for pid in processes_of(uid)]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("sandbox")
+    course = base / "course"
+    run_tito("release", MODULE.id, "--course", str(course), cwd=ROOT)
+    release = nbformat.read(course / "release" / MODULE.id / f"{MODULE.name}.ipynb", as_version=4)
+    source = nbformat.read(course / "source" / MODULE.id / f"{MODULE.name}.ipynb", as_version=4)
+    perfect = samples.filled_in(release, source)
+    partial = samples.with_mistake(perfect, ADD_MISTAKE)
+    token = f"{os.getpid()}-{time.time_ns()}"
+    own_notebook = course / "submitted" / "perfect" / MODULE.id / f"{MODULE.name}.ipynb"
+    secrets = [
+        ROOT / "modules" / "source" / MODULE.id / f"{MODULE.name}_dev.py",
+        ROOT / "tinytorch" / "core" / "autograd.py",
+        course / "source" / MODULE.id / f"{MODULE.name}.ipynb",
+        course / "gradebook.db",
+        own_notebook,
+        Path("/work/shared/TOOLCHAIN.md") if Path("/work/shared/TOOLCHAIN.md").exists() else ROOT / "README.md",
+        Path("/etc/shadow"),
+    ]
+    # /tmp inside the sandbox is a private tmpfs: writing there works and vanishes with the sandbox.
+    escapes = [own_notebook, course / "gradebook.db", ROOT / f"escape-{token}", base / f"escape-{token}",
+               Path(f"/tmp/escape-{token}")]
+    listener = Listener()
+    after = samples.with_cell_after_first_solution
+    notebooks = {
+        "perfect": perfect,
+        "partial": partial,
+        "loop": after(perfect, LOOP),
+        "sigint": after(perfect, samples.LOOP_IGNORING_SIGINT),
+        "membomb": after(perfect, MEMORY_BOMB),
+        "forkbomb": after(perfect, FORK_BOMB),
+        "flood": after(perfect, FLOOD),
+        "exit": after(perfect, EXIT),
+        "transformer": after(release, TRANSFORMER_CHEAT),
+        "allclose": after(partial, ALLCLOSE_CHEAT),
+        "reader": after(perfect, reader(secrets)),
+        "writer": after(perfect, writer(escapes)),
+        "network": after(perfect, network(listener.port)),
+    }
+    for student, nb in notebooks.items():
+        folder = course / "submitted" / student / MODULE.id
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{MODULE.name}.ipynb")
+    before = {p: p.read_bytes() for p in (own_notebook,)}
+    started = time.monotonic()
+    try:
+        result = run_tito("grade", MODULE.id, "--course", str(course), "--workers", "2", "--timeout", TIMEOUT, cwd=ROOT)
+    finally:
+        listener.stop()
+    return {
+        "course": course, "result": result, "seconds": time.monotonic() - started, "rows": read_csv(course / "grades.csv"),
+        "listener": listener, "escapes": escapes, "before": before, "leftover": grader_user_processes(),
+    }
+
+
+def full_marks() -> float:
+    return float(sum(c.metadata["nbgrader"]["points"] for c in read_source(MODULE.source).cells
+                     if c.metadata.get("nbgrader", {}).get("grade")))
+
+
+def row(batch: dict, student: str) -> dict:
+    return batch["rows"][(MODULE.id, student)]
+
+
+def printed(batch: dict, student: str) -> str:
+    nb = nbformat.read(batch["course"] / "autograded" / student / MODULE.id / f"{MODULE.name}.ipynb", as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def assert_score(batch: dict, student: str, score: float, reason: str = "") -> None:
+    found = row(batch, student)
+    assert float(found["score"]) == score, f"{student}: expected {score}, got {found['score']} ({found['reasons']!r})"
+    if reason:
+        assert reason in found["reasons"], f"{student}: expected a reason with {reason!r}, got {found['reasons']!r}"
+    else:
+        assert found["reasons"] == "", f"{student}: expected no reason, got {found['reasons']!r}"
+
+
+def test_the_batch_completes_and_honest_students_keep_their_grades(batch) -> None:
+    assert len([k for k in batch["rows"] if k[0] == MODULE.id]) == 13, batch["result"].stdout
+    assert_score(batch, "perfect", full_marks())
+    partial = cell_scores(batch["course"], MODULE.id, "partial")
+    assert {g for g, (score, top) in partial.items() if score < top} == ADD_MISTAKE.fails, partial
+    assert_score(batch, "partial", full_marks() - sum(partial[g][1] for g in ADD_MISTAKE.fails))
+
+
+def test_loops_are_killed_at_the_timeout_even_ignoring_sigint(batch) -> None:
+    for student in ("loop", "sigint"):
+        assert_score(batch, student, 0.0, f"timed out after {float(TIMEOUT):g}s")
+
+
+def test_memory_and_fork_bombs_hit_the_limits_and_grading_goes_on(batch) -> None:
+    assert_score(batch, "membomb", full_marks())
+    limited = printed(batch, "membomb")
+    assert "MEMORY LIMITED after" in limited, limited[:500]
+    assert int(limited.split("MEMORY LIMITED after ")[1].split()[0]) <= 2048
+    assert_score(batch, "forkbomb", full_marks())
+    forks = printed(batch, "forkbomb")
+    assert "FORK LIMITED after" in forks, forks[:500]
+    assert int(forks.split("FORK LIMITED after ")[1].split()[0]) < 64
+
+
+def test_gigabytes_of_output_leave_a_truncated_notebook(batch) -> None:
+    assert_score(batch, "flood", full_marks())
+    path = batch["course"] / "autograded" / "flood" / MODULE.id / f"{MODULE.name}.ipynb"
+    assert path.stat().st_size < 4 << 20, f"autograded notebook is {path.stat().st_size} bytes"
+    text = printed(batch, "flood")
+    assert "output truncated by the grader" in text, text[-300:]
+
+
+def test_os_exit_scores_zero_with_a_reason(batch) -> None:
+    assert_score(batch, "exit", 0.0, "the kernel died")
+
+
+def test_input_transformer_cheat_scores_zero_and_needs_review(batch) -> None:
+    scores = cell_scores(batch["course"], MODULE.id, "transformer")
+    assert scores and all(score == 0 for score, _ in scores.values()), scores
+    reasons = row(batch, "transformer")["reasons"]
+    assert float(row(batch, "transformer")["score"]) == 0.0
+    assert reasons.count("needs review") == len(scores), reasons  # every test passed in the kernel only
+
+
+def test_allclose_monkeypatch_gains_nothing_and_needs_review(batch) -> None:
+    cheat, honest = cell_scores(batch["course"], MODULE.id, "allclose"), cell_scores(batch["course"], MODULE.id, "partial")
+    assert set(cheat) == set(honest) and all(cheat[g][0] <= honest[g][0] for g in honest), (cheat, honest)
+    reasons = row(batch, "allclose")["reasons"]
+    assert "needs review: test-add passed in the notebook but failed the trusted re-run" in reasons, reasons
+    feedback = (batch["course"] / "feedback" / "allclose" / MODULE.id / f"{MODULE.name}.html").read_text(encoding="utf-8")
+    assert "needs review: test-add passed in the notebook" in feedback, "the feedback does not say why"
+    assert "passed in the notebook, failed when re-run by the grader" in feedback, "the test cell shows no error"
+
+
+def test_sources_answers_and_other_submissions_are_unreadable(batch) -> None:
+    assert_score(batch, "reader", full_marks())
+    text = printed(batch, "reader")
+    assert "READ " not in text and text.count("DENIED ") == 7, text
+    assert "STUB IMPORTED" in text and "REFERENCE IMPORTED" not in text, text
+
+
+def test_nothing_is_written_outside_the_scratch_space(batch) -> None:
+    assert_score(batch, "writer", full_marks())
+    text = printed(batch, "writer")
+    assert "FILE LIMITED" in text, text
+    assert "WROTE OWN FOLDER" in text and text.count("DENIED ") == 4, text
+    assert [line for line in text.splitlines() if line.startswith("WROTE /")] == [f"WROTE {batch['escapes'][-1]}"]
+    for path, content in batch["before"].items():
+        assert path.read_bytes() == content, f"{path} changed"
+    for path in batch["escapes"]:
+        assert not path.exists() or b"pwned" not in path.read_bytes(), f"the submission wrote {path}"
+
+
+def test_no_network_not_even_loopback(batch) -> None:
+    assert_score(batch, "network", full_marks())
+    text = printed(batch, "network")
+    assert "CONNECTED" not in text and text.count("BLOCKED") == 2 and "NO DNS" in text, text
+    assert batch["listener"].accepted == 0
+
+
+def test_nothing_of_the_grader_users_is_left_running(batch) -> None:
+    assert batch["leftover"] == [], f"processes of the grader users still running: {batch['leftover']}"
+    assert grader_user_processes() == []

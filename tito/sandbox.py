@@ -1,0 +1,219 @@
+"""The sandbox every submission runs in (issue 9), seen from the trusted grader.
+
+    support()              what this machine can do: "namespaces" (root + unshare) or "limits" only
+    Slot()                 one dedicated unprivileged user per concurrent submission (tinytorch-grader-N,
+                           created on first use), held with a file lock so threads, processes and Dask
+                           workers on one machine never share one; on release every process of that
+                           user is killed
+    Jail(...).wrap(cmd)    the command line that runs `cmd` inside the sandbox (see tito/jail.py)
+
+Protections in "namespaces" mode: own PID/network/mount/IPC/UTS namespaces (no network at all, not
+even loopback; killing the kernel, PID 1 there, kills everything it started), a deny-by-default
+root (only Python, the venv, the kit read-only, its scratch folders writable), a dedicated uid
+with no capabilities and no_new_privs, and rlimits (address space, CPU time, processes, file
+size, open files). In "limits" mode only the rlimits (and the dedicated uid when root) apply.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import json
+import os
+import platform
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+USER_PREFIX = "tinytorch-grader-"
+MAX_SLOTS = 64
+SLOT_DIR = Path("/run/tinytorch-grader") if os.path.isdir("/run") else Path("/tmp/tinytorch-grader")
+JAIL = Path(__file__).with_name("jail.py")
+DEFAULT_MEMORY = 2 << 30  # address space per process
+NPROC = 64  # processes and threads of the worker's user
+NOFILE = 256
+FSIZE = 64 << 20  # largest file a submission may write
+TMP_SIZE = "64m"  # private /tmp and /dev/shm
+
+_user_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Support:
+    mode: str  # "namespaces" or "limits"
+    missing: tuple[str, ...]  # protections this machine cannot give, one line each
+
+    def warning(self) -> str:
+        return "SANDBOX INCOMPLETE: " + "; ".join(self.missing) if self.missing else ""
+
+
+@functools.cache
+def support() -> Support:
+    missing = []
+    if os.geteuid() != 0:
+        return Support("limits", (
+            "not root: submissions run as the grader's own user, can read what it reads and write where it writes",
+            "no PID/network/mount namespaces: no private filesystem, network open",
+            "no per-user process limit (it would count the grader's own processes)",
+        ))
+    unshare = shutil.which("unshare")
+    if platform.machine() not in ("x86_64", "aarch64"):
+        missing.append(f"pivot_root syscall number unknown on {platform.machine()}")
+    elif unshare is None:
+        missing.append("util-linux `unshare` not found")
+    else:
+        probe = subprocess.run([unshare, "--pid", "--net", "--mount", "--ipc", "--uts", "--fork", "--kill-child", "true"],
+                               capture_output=True, text=True)
+        if probe.returncode != 0:
+            missing.append(f"namespaces unavailable ({probe.stderr.strip()[:120] or probe.returncode})")
+    if missing:
+        missing += ["no private filesystem, network open: submissions can read and write what the grader can",
+                    "no dedicated user and no per-user process limit"]
+        return Support("limits", tuple(missing))
+    return Support("namespaces", ())
+
+
+def ensure_user(name: str) -> tuple[int, int]:
+    """The system user `name` (no home, no shell), created once; its (uid, gid)."""
+    with _user_lock:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            SLOT_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(SLOT_DIR / "useradd.lock", "w") as lock:  # other grading processes too
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    entry = pwd.getpwnam(name)
+                except KeyError:
+                    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                                    "--user-group", name], check=True, capture_output=True)
+                    entry = pwd.getpwnam(name)
+    return entry.pw_uid, entry.pw_gid
+
+
+def processes_of(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status", encoding="utf-8") as status:
+                    for line in status:
+                        if line.startswith("Uid:"):
+                            if int(line.split()[1]) == uid:
+                                found.append(int(entry))
+                            break
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def kill_user(uid: int) -> int:
+    """SIGKILL every process of `uid` until none is left; how many were killed."""
+    killed = set()
+    for _ in range(100):
+        pids = processes_of(uid)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+    return len(killed)
+
+
+class Slot:
+    """A dedicated user for one submission at a time (root only); a no-op user otherwise."""
+
+    def __init__(self) -> None:
+        self.uid: int | None = None
+        self.gid: int | None = None
+        self.name: str | None = None
+        self._lock = None
+
+    def __enter__(self) -> Slot:
+        if os.geteuid() != 0:
+            return self
+        SLOT_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        while self._lock is None:
+            for number in range(MAX_SLOTS):
+                handle = open(SLOT_DIR / f"slot-{number}.lock", "w")
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.close()
+                    continue
+                self._lock, self.name = handle, f"{USER_PREFIX}{number}"
+                break
+            else:
+                time.sleep(0.1)
+        self.uid, self.gid = ensure_user(self.name)
+        kill_user(self.uid)  # a previous grader that crashed may have left some behind
+        return self
+
+    def clean(self) -> None:
+        """Nothing of this user may outlive the kernel it ran (double-forked children included)."""
+        if self.uid is not None:
+            kill_user(self.uid)
+
+    def __exit__(self, *exc) -> None:
+        if self._lock is not None:
+            kill_user(self.uid)
+            self._lock.close()
+
+
+@dataclass
+class Jail:
+    """How one command runs sandboxed: who, what it may read and write, which limits."""
+
+    slot: Slot
+    scratch: Path  # holds root/ (the jail's mount point)
+    readable: list[Path] = field(default_factory=list)
+    writable: list[Path] = field(default_factory=list)
+    memory: int = DEFAULT_MEMORY
+    cpu_seconds: int = 300
+    keep_stdout: bool = False  # the verifier answers on stdout; a kernel's stdout goes nowhere
+
+    def spec(self) -> dict:
+        mode = support().mode
+        limits = {"as": self.memory, "cpu": max(1, int(self.cpu_seconds)), "fsize": FSIZE, "nofile": NOFILE, "core": 0}
+        # Without a private root the dedicated user could not even run Python when it lives under a
+        # private home (e.g. pyenv in /root), so "limits" mode keeps the grader's user.
+        dedicated = mode == "namespaces" and self.slot.uid is not None
+        if dedicated:
+            limits["nproc"] = NPROC  # counts per user: only meaningful for a dedicated one
+        python = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent}
+        return {
+            "mode": mode,
+            "uid": self.slot.uid if dedicated else None,
+            "gid": self.slot.gid if dedicated else None,
+            "limits": limits,
+            "root": str(self.scratch / "root"),
+            "ro": [str(p) for p in sorted(python) + list(self.readable)],
+            "rw": [str(p) for p in self.writable],
+            "tmp_size": TMP_SIZE,
+            "to_devnull": [2] if self.keep_stdout else [1, 2],
+        }
+
+    def wrap(self, command: list[str]) -> list[str]:
+        spec = self.spec()
+        if spec["mode"] == "namespaces":
+            (self.scratch / "root").mkdir(exist_ok=True)
+        jail = [sys.executable, "-I", "-S", str(JAIL), json.dumps(spec), "--", *command]
+        if spec["mode"] != "namespaces":
+            return jail
+        unshare = ["unshare", "--pid", "--net", "--mount", "--ipc", "--uts", "--fork", "--kill-child"]
+        return [shutil.which("unshare") or "unshare", *unshare[1:], "--", *jail]
+
+    def hand_over(self, path: Path) -> None:
+        """Make `path` (a scratch folder or file) the sandboxed user's."""
+        if self.slot.uid is not None and support().mode == "namespaces":
+            os.chown(path, self.slot.uid, self.slot.gid)

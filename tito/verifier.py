@@ -1,0 +1,191 @@
+"""The trusted re-run of a submission's graded tests: decides pass/fail where the notebook's kernel
+(and so anything the student's code did to it) cannot reach.
+
+    python -I tito/verifier.py  < {"kit", "cells": [{"source", "locked", "graded", "grade_id"}],
+                                   "modules": {name: module}, "preload": [module, ...]}
+    stdout: {grade_id: [passed, message]}
+
+Run by the grader in a fresh sandboxed process (the same jail as the kernel), after the kernel run.
+It never uses IPython, and it prepares everything the tests rely on BEFORE any student code runs:
+
+1. the locked cells (test cells and test helpers, already restored from nbgrader's checksums by
+   the coordinator) are compiled from their source now: an input transformer, a pre-run hook or
+   a patched `compile` in student code cannot change the code that is tested;
+2. the modules the instructor's notebook binds to names (`np` -> numpy, ...) are imported, and
+   numpy (every submodule), builtins, math, operator and the kit's earlier modules are
+   snapshotted: every attribute, and the code, defaults and wrapped implementation of every
+   function in them.
+
+Then the cells run in notebook order as plain Python in one namespace (the student's definitions
+are needed by the tests). Before each locked cell the snapshot is restored (so a patched
+`numpy.allclose` is the real one again), the module names are bound to the real modules, and
+the locked helper cells are re-executed (so a redefined `expect_grad` is the instructor's again).
+A graded test passes if its cell runs without an exception AND the protected modules are
+exactly as snapshotted afterwards: a test during which student code patched them fails.
+
+The student's code still runs inside this process while a test calls it; what it can reach is
+bounded by the sandbox (no reference, no network, a private filesystem). The coordinator compares
+this verdict with nbgrader's in-kernel one and flags any disagreement as "needs review".
+"""
+
+import __future__
+
+import builtins
+import importlib
+import json
+import os
+import re
+import sys
+import types
+
+PROTECTED = ("builtins", "math", "cmath", "operator", "functools", "numpy")
+
+
+def protected_modules(kit_modules: list[str]) -> dict[str, types.ModuleType]:
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if isinstance(module, types.ModuleType) and (name.split(".")[0] in PROTECTED or name in kit_modules):
+            found[name] = module
+    return found
+
+
+def function_state(value) -> tuple | None:
+    """What a monkeypatch of a function's internals would change (None if not a function)."""
+    target = getattr(value, "_implementation", value)  # numpy's array-function dispatchers
+    if isinstance(target, types.FunctionType):
+        return (target, target.__code__, target.__defaults__, target.__kwdefaults__)
+    return None
+
+
+def snapshot(modules: dict[str, types.ModuleType]) -> dict:
+    state = {}
+    for name, module in modules.items():
+        attributes = dict(vars(module))
+        functions = {key: function_state(value) for key, value in attributes.items()}
+        state[name] = (module, attributes, {k: v for k, v in functions.items() if v})
+    return state
+
+
+def restore(state: dict) -> list[str]:
+    """Put every protected module back as snapshotted; the names of what had been changed."""
+    changed = []
+    for name, (module, attributes, functions) in state.items():
+        current = vars(module)
+        for key in [k for k in current if k not in attributes]:
+            if isinstance(current[key], types.ModuleType):
+                continue  # a submodule imported later (numpy loads some lazily): not a patch
+            changed.append(f"{name}.{key}")
+            try:
+                delattr(module, key)
+            except (AttributeError, TypeError):
+                pass
+        for key, value in attributes.items():
+            if current.get(key, object()) is not value:
+                changed.append(f"{name}.{key}")
+                try:
+                    setattr(module, key, value)
+                except (AttributeError, TypeError):
+                    pass
+        for key, (function, code, defaults, kwdefaults) in functions.items():
+            if (function.__code__, function.__defaults__, function.__kwdefaults__) != (code, defaults, kwdefaults):
+                changed.append(f"{name}.{key} (its code)")
+                function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
+    return changed
+
+
+def transformer():
+    """IPython's cell syntax (magics, `!cmd`) as plain Python, if IPython is here; identity otherwise."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return lambda source: source
+    manager = TransformerManager()
+    return manager.transform_cell
+
+
+def future_flags(cells: list[dict]) -> int:
+    """IPython keeps a cell's `from __future__ import ...` for the cells after it; so do we."""
+    flags = 0
+    for cell in cells:
+        for names in re.findall(r"^from __future__ import ([\w, ]+)", cell["source"], re.MULTILINE):
+            for name in names.split(","):
+                feature = getattr(__future__, name.strip(), None)
+                if isinstance(feature, __future__._Feature):
+                    flags |= feature.compiler_flag
+    return flags
+
+
+def first_line(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def main() -> None:
+    task = json.loads(sys.stdin.read())
+    me = os.getpid()
+    answer = os.fdopen(os.dup(1), "w")  # the verdict channel; student prints go nowhere
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    sys.path.insert(0, task["kit"])
+    sys.path.insert(1, os.getcwd())
+    transform = transformer()
+    trusted_modules = {}
+    for name, module in [*task["modules"].items(), *((None, m) for m in task["preload"])]:
+        try:
+            loaded = importlib.import_module(module)
+        except Exception:  # noqa: S112 -- a module the kit lacks is simply not protected
+            continue
+        if name:
+            trusted_modules[name] = loaded
+    kit_modules = [name for name in sys.modules if name.startswith("tinytorch")]
+    state = snapshot(protected_modules(kit_modules))
+    cells = task["cells"]
+    flags = future_flags(cells)
+    compiled = {}
+    for index, cell in enumerate(cells):
+        if cell["locked"]:
+            try:
+                compiled[index] = compile(transform(cell["source"]), f"<locked cell {cell['grade_id']}>", "exec", flags)
+            except SyntaxError as error:
+                compiled[index] = error
+    helpers = [i for i, c in enumerate(cells) if c["locked"] and not c["graded"] and not isinstance(compiled[i], SyntaxError)]
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    verdict = {}
+    for index, cell in enumerate(cells):
+        if not cell["locked"]:
+            try:
+                exec(compile(transform(cell["source"]), f"<cell {index}>", "exec", flags), namespace)  # noqa: S102
+            except BaseException:  # noqa: S110 -- an error in a student cell: go on, as nbgrader does
+                pass
+            continue
+        restore(state)
+        namespace.update(trusted_modules)
+        namespace["__builtins__"] = builtins
+        for helper in helpers:
+            if helper < index:
+                try:
+                    exec(compiled[helper], namespace)  # noqa: S102
+                except BaseException:  # noqa: S110
+                    pass
+        code = compiled[index]
+        passed, message = True, ""
+        try:
+            if isinstance(code, SyntaxError):
+                raise code
+            exec(code, namespace)  # noqa: S102
+        except BaseException as error:
+            passed, message = False, first_line(error)
+        tampered = restore(state)
+        if tampered:
+            passed, message = False, "changed while the test ran: " + ", ".join(sorted(set(tampered))[:5])
+        if cell["graded"]:
+            verdict[cell["grade_id"]] = [passed, message]
+    if os.getpid() == me:  # not a forked copy of this process that student code left running on
+        answer.write(json.dumps(verdict))
+        answer.flush()
+    os._exit(0)  # no atexit hooks or finalizers of student code after the verdict
+
+
+if __name__ == "__main__":
+    main()
