@@ -484,7 +484,7 @@ where the two disagree. The hidden tests use it on every operation you write; us
 it yourself whenever you write a new one.
 """
 
-# %% nbgrader={"grade": false, "grade_id": "gradcheck", "locked": false, "schema_version": 3, "solution": false, "task": false}
+# %% nbgrader={"grade": false, "grade_id": "gradcheck", "locked": true, "schema_version": 3, "solution": false, "task": false}
 #| export
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
     """Check backward against central differences; True, or AssertionError naming input and index."""
