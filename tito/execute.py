@@ -19,7 +19,6 @@ its scratch folder (it has no network, not even loopback), and its output is cap
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from tito.sandbox import Jail, Slot, support
+from tito.sandbox import Jail, Slot, kill_until_gone, support
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
 VERIFIER = Path(__file__).with_name("verifier.py")
@@ -128,8 +127,8 @@ def kill_process_tree(root_pid: int) -> int:
     """SIGKILL `root_pid`, all its descendants and everything in their sessions; repeat until
     nothing is left. Returns how many processes were killed."""
     sessions = {root_pid}
-    killed: set[int] = set()
-    for _ in range(50):
+
+    def targets() -> set[int]:
         table = process_table()
         tree = {root_pid} if root_pid in table else set()
         grew = True
@@ -137,19 +136,10 @@ def kill_process_tree(root_pid: int) -> int:
             found = {pid for pid, (ppid, _) in table.items() if ppid in tree} - tree
             tree |= found
             grew = bool(found)
-        sessions |= {table[pid][1] for pid in tree}
-        targets = tree | {pid for pid, (_, sid) in table.items() if sid in sessions}
-        targets.discard(os.getpid())
-        if not targets:
-            break
-        for pid in targets:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.02)
-    return len(killed)
+        sessions.update(table[pid][1] for pid in tree)  # remembered: a session outlives its leader
+        return (tree | {pid for pid, (_, sid) in table.items() if sid in sessions}) - {os.getpid()}
+
+    return kill_until_gone(targets, rounds=50)
 
 
 def first_line(text: object) -> str:

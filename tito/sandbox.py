@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,11 +114,12 @@ def processes_of(uid: int) -> list[int]:
     return found
 
 
-def kill_user(uid: int) -> int:
-    """SIGKILL every process of `uid` until none is left; how many were killed."""
-    killed = set()
-    for _ in range(100):
-        pids = processes_of(uid)
+def kill_until_gone(find: Callable[[], Iterable[int]], rounds: int) -> int:
+    """SIGKILL what `find()` returns, again and again (a dying process may fork once more), until it
+    returns nothing or `rounds` run out; how many processes were killed."""
+    killed: set[int] = set()
+    for _ in range(rounds):
+        pids = set(find())
         if not pids:
             break
         for pid in pids:
@@ -128,6 +130,11 @@ def kill_user(uid: int) -> int:
                 pass
         time.sleep(0.02)
     return len(killed)
+
+
+def kill_user(uid: int) -> int:
+    """SIGKILL every process of `uid` until none is left; how many were killed."""
+    return kill_until_gone(lambda: processes_of(uid), rounds=100)
 
 
 class Slot:
