@@ -4,6 +4,8 @@ that go with a score of 0 when a submission could not be graded normally."""
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -58,19 +60,64 @@ def read_reasons(course: Course) -> dict[tuple[str, str], str]:
     return reasons
 
 
+IMAGE_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)", re.IGNORECASE)
+
+
+def feedback_exporter(parent):
+    """nbconvert's HTMLExporter, made cheap for a page per student (its output unchanged otherwise):
+    - code cells are highlighted once per distinct source: most cells (prose examples, the locked
+      tests) are the same in every submission, and Pygments was a fifth of the cost;
+    - HTMLExporter re-parses its whole page with BeautifulSoup (over half of the cost) only to add
+      alt text to images and tabindex to JupyterLab-template cells; the feedback template is the
+      classic one (no such cells), so only the alt text is added, by a regular expression."""
+    from jinja2 import pass_context as contextfilter
+    from nbconvert.exporters import HTMLExporter, TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class FeedbackExporter(HTMLExporter):
+        highlighted = None  # the cached highlighter, made for the first notebook's language
+
+        def from_notebook_node(self, nb, resources=None, **kw):  # HTMLExporter's, minus its BeautifulSoup pass
+            if self.highlighted is None:
+                language_info = nb.metadata.get("language_info", {})
+                highlight = Highlight2HTML(
+                    pygments_lexer=language_info.get("pygments_lexer", language_info.get("name")), parent=self)
+                self.highlighted = lru_cache(maxsize=4096)(
+                    lambda source, language, magics: highlight(source, language, {"magics_language": magics} if magics else None))
+                self.register_filter("highlight_code", lambda source, language=None, metadata=None: self.highlighted(
+                    source, language, (metadata or {}).get("magics_language")))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return IMAGE_WITHOUT_ALT.sub('<img alt="No description has been provided for this image"', html), resources
+
+        @contextfilter
+        def markdown2html(self, context, source):
+            if context.get("cell", {}).get("attachments"):
+                return super().markdown2html(context, source)
+            return self.markdown_page(source, context.get("resources", {}).get("metadata", {}).get("path", ""))
+
+        @lru_cache(maxsize=4096)  # noqa: B019 -- one exporter per grading run
+        def markdown_page(self, source: str, path: str) -> str:
+            return HTMLExporter.markdown2html(self, {"resources": {"metadata": {"path": path}}}, source)
+
+    return FeedbackExporter(parent=parent, config=parent.config)
+
+
 class FeedbackWriter:
     """nbgrader's GenerateFeedback (its GetGrades and CSS steps, its `feedback` HTML template), with
     one exporter reused for every student, so each page is written as soon as that student is
     graded, while the workers go on executing the others."""
 
     def __init__(self, course: Course, module_id: str) -> None:
-        from nbconvert.exporters import HTMLExporter
         from nbgrader.converters import GenerateFeedback
 
         self.course, self.module_id = course, module_id
         app = GenerateFeedback(coursedir=course.course_directory(module_id), config=course.nbgrader_config())
         app.log.setLevel(logging.ERROR)
-        self.exporter = HTMLExporter(parent=app, config=app.config)
+        self.exporter = feedback_exporter(app)
         for step in app.preprocessors:
             self.exporter.register_preprocessor(step)
 
