@@ -30,6 +30,7 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
+from tito.forkserver import DEVNULL, PIPE, warm_starter
 from tito.sandbox import Jail, Slot, kill_until_gone, support
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
@@ -37,16 +38,25 @@ VERIFIER = Path(__file__).with_name("verifier.py")
 
 
 class GradingKernelManager(AsyncKernelManager):
-    """The python3 kernel, started exactly as nbgrader's Execute starts it, inside `jail`."""
+    """The python3 kernel, with nbgrader Execute's command, environment and connection file, forked
+    by the warm starter (tito/forkserver.py) inside `jail` (None: unconfined)."""
 
     jail: Jail | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
-        if self.jail is None:
-            return command
-        self.jail.hand_over(Path(self.connection_file))  # written 0600 by jupyter_client
-        return self.jail.wrap(command)
+        if self.jail is not None:
+            self.jail.hand_over(Path(self.connection_file))  # written 0600 by jupyter_client
+        return command
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        # LocalProvisioner.launch_kernel, with the starter's ForkedProcess in place of a Popen
+        provisioner = self.provisioner
+        provisioner.process = warm_starter().spawn(kernel_cmd, kw["env"], kw.get("cwd") or os.getcwd(),
+                                                   self.jail.spec() if self.jail else None)
+        provisioner.pid = provisioner.pgid = provisioner.process.pid  # its own session and group
+        provisioner.cwd = kw.get("cwd")
+        self._reconcile_connection_info(provisioner.connection_info)
 
 
 class GradingClient(NotebookClient):
@@ -293,12 +303,8 @@ def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float) -> dict:
     import json
 
     verify = dict(verify, kit=str(kit_dir))
-    command = [sys.executable, "-I", str(VERIFIER)]
-    if run.jail is not None:
-        command = run.jail.wrap(command)
-    env = kernel_environment(kit_dir, run.work)
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               cwd=run.work, env=env, start_new_session=True)
+    process = warm_starter().spawn([sys.executable, "-I", str(VERIFIER)], kernel_environment(kit_dir, run.work), run.work,
+                                   run.jail.spec() if run.jail else None, stdin=PIPE, stdout=PIPE, stderr=DEVNULL)
     answer = {}
 
     def talk() -> None:

@@ -1,6 +1,7 @@
 """The sandbox's last trusted step before student code: build the jail, drop to the worker's user, exec.
 
     python -I -S tito/jail.py SPEC_JSON -- COMMAND...
+    (or, from the warm starter tito/forkserver.py: confine(spec), then the command in-process)
 
 Run by the grader (tito/sandbox.py), as root, already inside fresh PID, network, mount, IPC and
 UTS namespaces (`unshare --fork --kill-child`), so this process is PID 1 of its namespace: when
@@ -122,19 +123,30 @@ def drop_privileges(uid: int, gid: int) -> None:
         fail("prctl(NO_NEW_PRIVS)")
 
 
-def main() -> None:
-    spec = json.loads(sys.argv[1])
-    command = sys.argv[sys.argv.index("--") + 1:]
+def confine(spec: dict) -> None:
+    """Everything but the command: the private root, the limits, the dedicated user."""
     os.umask(0o022)
     if spec["mode"] == "namespaces":
         build_root(spec)
     set_limits(spec["limits"])
     if spec.get("uid") is not None:
         drop_privileges(spec["uid"], spec["gid"])
+
+
+def close_inherited(spec: dict) -> None:
+    """stdout/stderr to /dev/null where the spec says so (a kernel's own output is not the grader's
+    terminal), and every other inherited file descriptor closed."""
     devnull = os.open("/dev/null", os.O_RDWR)
-    for fd in spec["to_devnull"]:  # the kernel's own stdout/stderr: not the grader's terminal
+    for fd in spec["to_devnull"]:
         os.dup2(devnull, fd)
     os.closerange(3, 1 << 16)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    command = sys.argv[sys.argv.index("--") + 1:]
+    confine(spec)
+    close_inherited(spec)
     os.execv(command[0], command)
 
 

@@ -5,7 +5,8 @@
                            created on first use), held with a file lock so threads, processes and Dask
                            workers on one machine never share one; on release every process of that
                            user is killed
-    Jail(...).wrap(cmd)    the command line that runs `cmd` inside the sandbox (see tito/jail.py)
+    Jail(...).spec()       how a command runs inside the sandbox: tito/forkserver.py starts it there,
+                           with tito/jail.py's `confine`
 
 Protections in "namespaces" mode: own PID/network/mount/IPC/UTS namespaces (no network at all, not
 even loopback; killing the kernel, PID 1 there, kills everything it started), a deny-by-default
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import json
 import os
 import platform
 import pwd
@@ -35,7 +35,6 @@ from pathlib import Path
 USER_PREFIX = "tinytorch-grader-"
 MAX_SLOTS = 64
 SLOT_DIR = Path("/run/tinytorch-grader") if os.path.isdir("/run") else Path("/tmp/tinytorch-grader")
-JAIL = Path(__file__).with_name("jail.py")
 DEFAULT_MEMORY = 2 << 30  # address space per process
 NPROC = 64  # processes and threads of the worker's user
 NOFILE = 256
@@ -191,6 +190,8 @@ class Jail:
 
     def spec(self) -> dict:
         mode = support().mode
+        if mode == "namespaces":
+            (self.scratch / "root").mkdir(exist_ok=True)  # the private root's mount point
         limits = {"as": self.memory, "cpu": max(1, int(self.cpu_seconds)), "fsize": FSIZE, "nofile": NOFILE, "core": 0}
         # Without a private root the dedicated user could not even run Python when it lives under a
         # private home (e.g. pyenv in /root), so "limits" mode keeps the grader's user.
@@ -209,16 +210,6 @@ class Jail:
             "tmp_size": TMP_SIZE,
             "to_devnull": [2] if self.keep_stdout else [1, 2],
         }
-
-    def wrap(self, command: list[str]) -> list[str]:
-        spec = self.spec()
-        if spec["mode"] == "namespaces":
-            (self.scratch / "root").mkdir(exist_ok=True)
-        jail = [sys.executable, "-I", "-S", str(JAIL), json.dumps(spec), "--", *command]
-        if spec["mode"] != "namespaces":
-            return jail
-        unshare = ["unshare", "--pid", "--net", "--mount", "--ipc", "--uts", "--fork", "--kill-child"]
-        return [shutil.which("unshare") or "unshare", *unshare[1:], "--", *jail]
 
     def hand_over(self, path: Path) -> None:
         """Make `path` (a scratch folder or file) the sandboxed user's."""
