@@ -1,7 +1,7 @@
 """The warm starter: the grader's kernels and verifiers start in about 0.1 s of CPU instead of 1 s,
 because they are forked from a process that has already imported ipykernel, IPython and NumPy.
 
-    python -I tito/forkserver.py SOCKET     (started by `warm_starter()`, as the grader's user)
+    python -E -s tito/forkserver.py SOCKET     (started by `warm_starter()`, as the grader's user)
 
 The server is trusted code: single-threaded, started with a scrubbed environment (a forked child
 can read the server's original environment in /proc/self/environ), listening on a socket in a
@@ -51,6 +51,10 @@ def serve(path: str) -> None:
     import importlib
     import importlib.util
 
+    # Started with -E -s, not -I: -I would also set sys.flags.safe_path in every child, and IPython
+    # then leaves the notebook's folder off sys.path. Our own folder goes: children never see it.
+    if sys.path and os.path.realpath(sys.path[0]) == str(SERVER.parent):
+        del sys.path[0]
     for name in PRELOAD:
         try:
             importlib.import_module(name)
@@ -199,7 +203,7 @@ def run(argv: list[str], env: dict) -> int:
     path = list(sys.path)  # the server's: the standard library and site-packages
     if not isolated:
         path[:0] = [entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
-        path.insert(0, os.getcwd() if module else os.path.dirname(os.path.abspath(script)))
+        path.insert(0, "" if module else os.path.dirname(os.path.abspath(script)))  # as python does
     sys.path[:] = path
     sys.argv[:] = [module or script, *(rest if module else options[1:])]
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
@@ -292,7 +296,7 @@ class ForkServer:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LANGUAGE", "TZ") or k.startswith("LC_")}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # no threads in a forking process
         env.update(PYDEVD_DISABLE_FILE_VALIDATION="1")  # debugpy's import-time warning about frozen modules
-        self.process = subprocess.Popen([sys.executable, "-I", str(SERVER), str(self.socket)], stdin=PIPE, stdout=PIPE,
+        self.process = subprocess.Popen([sys.executable, "-E", "-s", str(SERVER), str(self.socket)], stdin=PIPE, stdout=PIPE,
                                         env=env, cwd="/", start_new_session=True)
         if self.process.stdout.readline() != b"ready\n":
             self.process.kill()

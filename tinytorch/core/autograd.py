@@ -445,7 +445,7 @@ def topological_order(root: Variable) -> list[Variable]:
       `(parent, False)` for each `parent, _ in node.grad_fn.edges` (leaves have grad_fn None).
     - Return `order`: root is last, and every node comes after all of its inputs.
 
-    Do not recurse: the graph may be 50,000 operations deep.
+    Do not recurse: the graph may be 10,000 operations deep.
     """
     ### BEGIN SOLUTION
     order: list[Variable] = []
