@@ -94,6 +94,16 @@ def failed_result(task: dict, error: BaseException) -> dict:
     return {"student": task["student"], "notebooks": {n: {"notebook": None, "reason": reason} for n in task["notebooks"]}}
 
 
+def outcomes(futures: dict, completed) -> Iterator[tuple[dict, dict]]:
+    """(task, result) for each future as it completes; a task that raised scores 0 with the reason."""
+    for future in completed:
+        task = futures[future]
+        try:
+            yield task, future.result()
+        except Exception as error:
+            yield task, failed_result(task, error)
+
+
 class LocalWorkers:
     """`workers` threads, each driving one kernel at a time (the CPU work is in the kernels)."""
 
@@ -105,12 +115,7 @@ class LocalWorkers:
         self.futures[self.pool.submit(execute_submission, task)] = task
 
     def results(self) -> Iterator[tuple[dict, dict]]:
-        for future in as_completed(self.futures):
-            task = self.futures[future]
-            try:
-                yield task, future.result()
-            except Exception as error:
-                yield task, failed_result(task, error)
+        return outcomes(self.futures, as_completed(self.futures))
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -133,12 +138,7 @@ class DaskWorkers(LocalWorkers):
     def results(self) -> Iterator[tuple[dict, dict]]:
         from dask.distributed import as_completed as dask_completed
 
-        for future in dask_completed(list(self.futures)):
-            task = self.futures[future]
-            try:
-                yield task, future.result()
-            except Exception as error:
-                yield task, failed_result(task, error)
+        return outcomes(self.futures, dask_completed(list(self.futures)))
 
     def close(self) -> None:
         self.client.close()
