@@ -5,7 +5,7 @@ from conftest import ROOT, run_tito
 
 def test_doctor_reports_the_toolchain() -> None:
     result = run_tito("doctor", cwd=ROOT)
-    for tool in ("python", "numpy", "jupytext", "nbdev", "nbgrader", "kernel", "alembic"):
+    for tool in ("python", "numpy", "jupytext", "nbdev", "nbgrader", "kernel", "alembic", "starter     warm"):
         assert any(line.startswith(tool) for line in result.stdout.splitlines()), (tool, result.stdout)
     assert "doctor: all good" in result.stdout
     assert "nbdev       2." in result.stdout

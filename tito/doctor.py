@@ -32,6 +32,31 @@ def grading_kernel() -> tuple[str | None, str]:
     return "python3", executable
 
 
+def warm_starter_check() -> str | None:
+    """Start the grader's warm starter and have it run one script; None if it works, else why not."""
+    import tempfile
+    import time
+
+    from tito.forkserver import PIPE, ForkServer
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="tito-doctor-") as folder:
+            script = Path(folder) / "hello.py"
+            script.write_text("import numpy\nprint('hello')\n")
+            server = ForkServer()
+            try:
+                started = time.perf_counter()
+                process = server.spawn([sys.executable, "-I", str(script)], {}, folder, None, stdout=PIPE)
+                said, code = process.stdout.read(), process.wait(timeout=60)
+                process.stdout.close()
+                print(f"starter     warm (a forked script ran in {time.perf_counter() - started:.2f}s)")
+            finally:
+                server.close()
+    except Exception as error:  # reported as a problem with its cause, never a traceback
+        return f"{type(error).__name__}: {error}"
+    return None if (said, code) == (b"hello\n", 0) else f"the test script printed {said!r} and exited {code}"
+
+
 def run_doctor() -> int:
     problems: list[str] = []
     fix = f"{sys.executable} -m pip install -e '.[course,test]'"
@@ -56,6 +81,10 @@ def run_doctor() -> int:
     print(f"alembic     {alembic or 'MISSING'}")
     if alembic is None:
         problems.append(f"alembic is missing next to {sys.executable}: {fix}")
+    broken = warm_starter_check()
+    if broken:
+        print("starter     BROKEN")
+        problems.append(f"the warm starter (tito/forkserver.py) cannot start kernels: {broken}")
     from tito.sandbox import support
 
     sandbox = support()
