@@ -1,12 +1,12 @@
-"""The sandbox's last trusted step before student code: build the jail, drop to the worker's user, exec.
+"""The sandbox's last trusted step before student code: build the jail, drop to the worker's user.
 
-    python -I -S tito/jail.py SPEC_JSON -- COMMAND...
-    (or, from the warm starter tito/forkserver.py: confine(spec), then the command in-process)
+    confine(spec)           the private root, the limits, the dedicated user (spec: Jail.spec())
+    close_inherited(spec)   stdout/stderr to /dev/null as the spec says, every other fd closed
 
-Run by the grader (tito/sandbox.py), as root, already inside fresh PID, network, mount, IPC and
-UTS namespaces (`unshare --fork --kill-child`), so this process is PID 1 of its namespace: when
-the command it becomes dies, the kernel kills every process left in the namespace.
-Standard library only (it runs with -I -S, before any site-packages are trusted).
+Called by the warm starter (tito/forkserver.py), as root, in the process that is about to become
+the kernel or the verifier: already PID 1 of fresh PID, network, mount, IPC and UTS namespaces,
+so when it dies the kernel kills every process left in the namespace.
+Standard library only: nothing here depends on what student code could reach.
 
 mode "namespaces" (deny by default): a new root on a tmpfs holding only read-only binds of /usr
 (with the /bin, /lib... links), a few /etc files, the Python prefix, the venv and the grading kit,
@@ -18,11 +18,9 @@ mode "limits": no namespaces; only the resource limits and, when root, the dedic
 """
 
 import ctypes
-import json
 import os
 import platform
 import resource
-import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
@@ -140,15 +138,3 @@ def close_inherited(spec: dict) -> None:
     for fd in spec["to_devnull"]:
         os.dup2(devnull, fd)
     os.closerange(3, 1 << 16)
-
-
-def main() -> None:
-    spec = json.loads(sys.argv[1])
-    command = sys.argv[sys.argv.index("--") + 1:]
-    confine(spec)
-    close_inherited(spec)
-    os.execv(command[0], command)
-
-
-if __name__ == "__main__":
-    main()
