@@ -33,6 +33,7 @@ import __future__
 import builtins
 import importlib
 import json
+import operator
 import os
 import re
 import sys
@@ -66,28 +67,39 @@ def snapshot(modules: dict[str, types.ModuleType]) -> dict:
     return state
 
 
+MISSING = object()
+
+
 def restore(state: dict) -> list[str]:
-    """Put every protected module back as snapshotted; the names of what had been changed."""
+    """Put every protected module back as snapshotted; the names of what had been changed.
+
+    Runs before and after every locked cell, over every attribute of numpy and the rest, so it
+    first checks, by identity only (no student `__eq__` ever runs here), whether a module's
+    namespace is exactly as snapshotted, and walks it attribute by attribute only if not."""
     changed = []
     for name, (module, attributes, functions) in state.items():
         current = vars(module)
-        for key in [k for k in current if k not in attributes]:
-            if isinstance(current[key], types.ModuleType):
-                continue  # a submodule imported later (numpy loads some lazily): not a patch
-            changed.append(f"{name}.{key}")
-            try:
-                delattr(module, key)
-            except (AttributeError, TypeError):
-                pass
-        for key, value in attributes.items():
-            if current.get(key, object()) is not value:
+        untouched = (len(current) == len(attributes) and all(map(operator.is_, current, attributes))
+                     and all(map(operator.is_, current.values(), attributes.values())))
+        if not untouched:
+            for key in [k for k in current if k not in attributes]:
+                if isinstance(current[key], types.ModuleType):
+                    attributes[key] = current[key]  # a submodule loaded later (numpy loads some lazily): not a patch
+                    continue
                 changed.append(f"{name}.{key}")
                 try:
-                    setattr(module, key, value)
+                    delattr(module, key)
                 except (AttributeError, TypeError):
                     pass
+            for key, value in attributes.items():
+                if current.get(key, MISSING) is not value:
+                    changed.append(f"{name}.{key}")
+                    try:
+                        setattr(module, key, value)
+                    except (AttributeError, TypeError):
+                        pass
         for key, (function, code, defaults, kwdefaults) in functions.items():
-            if (function.__code__, function.__defaults__, function.__kwdefaults__) != (code, defaults, kwdefaults):
+            if function.__code__ is not code or function.__defaults__ is not defaults or function.__kwdefaults__ is not kwdefaults:
                 changed.append(f"{name}.{key} (its code)")
                 function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
     return changed
