@@ -109,7 +109,45 @@ def resources(course: Course, module_id: str, student: str, notebook: str) -> di
     }
 
 
+class SchemaCheckedOnce:
+    """Stands in for the `jsonschema` module inside nbgrader's metadata validator.
+
+    nbgrader checks each cell's metadata with `jsonschema.validate(metadata, schema)`, which first
+    re-validates nbgrader's own schema against the JSON Schema meta-schema: about 90% of the cost
+    of CheckCellMetadata, for every cell of every notebook, twice per submission. Here each schema
+    is checked once and its validator reused; each cell is validated exactly as before."""
+
+    KEEP = 8  # nbgrader loads the schema anew for each notebook; only the recent ones are reused
+
+    def __init__(self, jsonschema) -> None:
+        self.jsonschema = jsonschema
+        self.validators: dict[int, tuple[dict, object]] = {}  # id(schema) -> (schema kept alive, validator)
+
+    def validate(self, instance, schema) -> None:
+        entry = self.validators.get(id(schema))
+        if entry is None:
+            cls = self.jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            entry = self.validators[id(schema)] = (schema, cls(schema))
+            while len(self.validators) > self.KEEP:
+                del self.validators[next(iter(self.validators))]
+        error = self.jsonschema.exceptions.best_match(entry[1].iter_errors(instance))
+        if error is not None:
+            raise error
+
+    def __getattr__(self, name: str):
+        return getattr(self.jsonschema, name)
+
+
+def check_schemas_once() -> None:
+    from nbgrader.nbgraderformat import common
+
+    if not isinstance(common.jsonschema, SchemaCheckedOnce):
+        common.jsonschema = SchemaCheckedOnce(common.jsonschema)
+
+
 def run_steps(steps: list, config, nb: nbformat.NotebookNode, res: dict) -> nbformat.NotebookNode:
+    check_schemas_once()
     for step in steps:
         nb, res = step(config=config)(nb, res)
     return nb
