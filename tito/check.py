@@ -17,10 +17,6 @@ from tito.kit import find_kit_package
 from tito.project import TitoError
 
 
-def error_message(cell: nbformat.NotebookNode) -> str:
-    return failure_message(cell)  # one line: which op and derivative, expected vs got (tito/explain.py)
-
-
 def check_notebook(notebook: Path, timeout: float) -> int:
     from nbgrader.utils import compute_checksum, determine_grade, is_grade, is_locked
 
@@ -65,7 +61,7 @@ def check_notebook(notebook: Path, timeout: float) -> int:
         failures += not passed
         line = f"  {'PASS' if passed else 'FAIL'}  {grade_id:<{width}}  {score:g}/{max_score:g}"
         if not passed:
-            line += f"  {error_message(cell)}"
+            line += f"  {failure_message(cell)}"  # one line: which op and derivative, expected vs got
         checksum = cell.metadata.nbgrader.get("checksum")
         if is_locked(cell) and checksum and compute_checksum(cell) != checksum:
             line += "  (this test cell was edited; grading restores the original)"

@@ -125,8 +125,6 @@ def reap(children: dict) -> None:
 
 def handle(request: dict, fds: list[int], jail) -> None:
     """Process A: never returns."""
-    import ctypes
-
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -134,12 +132,11 @@ def handle(request: dict, fds: list[int], jail) -> None:
             signal.signal(number, signal.SIG_IGN)  # sent to the process group: meant for B
         os.setsid()
         spec = request["spec"]
-        libc = ctypes.CDLL(None, use_errno=True)
-        if spec and spec["mode"] == "namespaces" and libc.unshare(NAMESPACES) != 0:
-            raise OSError(ctypes.get_errno(), "unshare")
+        if spec and spec["mode"] == "namespaces" and jail.libc.unshare(NAMESPACES) != 0:
+            jail.fail("unshare")
         pid = os.fork()
         if pid == 0:
-            become(request, fds, jail, libc)
+            become(request, fds, jail)
         for fd in fds:
             os.close(fd)
         status = os.waitpid(pid, 0)[1]
@@ -154,10 +151,10 @@ def handle(request: dict, fds: list[int], jail) -> None:
         os._exit(CANNOT_START)
 
 
-def become(request: dict, fds: list[int], jail, libc) -> None:
+def become(request: dict, fds: list[int], jail) -> None:
     """Process B: confined, then the command; never returns."""
     try:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        jail.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)
