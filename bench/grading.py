@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 import sample_submissions as samples  # noqa: E402
 
-from tito.course import Course  # noqa: E402
-from tito.gradebook import gradebook_rows  # noqa: E402
+from tito.course.layout import Course  # noqa: E402
+from tito.grading.gradebook import gradebook_rows  # noqa: E402
 
 KINDS = ("perfect", "partial", "untouched")
 

@@ -26,11 +26,11 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 import sample_submissions as samples  # noqa: E402
 
-from tito.course import Course  # noqa: E402
-from tito.execute import execute_submission, read_kit  # noqa: E402
+from tito.course.layout import Course  # noqa: E402
+from tito.grading.execute import execute_submission, read_kit  # noqa: E402
 from tito.project import select_modules  # noqa: E402
-from tito.sandbox import support  # noqa: E402
-from tito.verdict import trusted_imports, verifier_input  # noqa: E402
+from tito.sandbox.sandbox import support  # noqa: E402
+from tito.sandbox.verdict import trusted_imports, verifier_input  # noqa: E402
 
 
 def main() -> int:

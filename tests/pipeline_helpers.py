@@ -81,8 +81,8 @@ def read_csv(path: Path) -> dict[tuple[str, str], dict[str, str]]:
 
 def cell_scores(course: Path, module_id: str, student: str, db_url: str | None = None) -> dict[str, tuple]:
     """grade_id -> (auto_score, max_score) from nbgrader's gradebook."""
-    from tito.course import Course
-    from tito.gradebook import gradebook_rows
+    from tito.course.layout import Course
+    from tito.grading.gradebook import gradebook_rows
 
     rows = gradebook_rows(Course(course, db_url), module_id)
     return {row[2]: (row[3], row[5]) for row in rows if row[0] == student}

@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 from conftest import ROOT
 
-from tito.execute import execute_submission, read_kit
-from tito.sandbox import USER_PREFIX, processes_of
+from tito.grading.execute import execute_submission, read_kit
+from tito.sandbox.sandbox import USER_PREFIX, processes_of
 
 
 def notebook_of(*sources: str) -> str:

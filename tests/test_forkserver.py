@@ -1,4 +1,4 @@
-"""The warm starter (tito/forkserver.py): what a forked command sees must be what a fresh `python`
+"""The warm starter (tito/sandbox/forkserver.py): what a forked command sees must be what a fresh `python`
 would give it, and the grader must see it as it would see a `subprocess.Popen`."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tito.execute import execute_submission
-from tito.forkserver import PIPE, ForkServer
+from tito.grading.execute import execute_submission
+from tito.sandbox.forkserver import PIPE, ForkServer
 
 SCRIPT = """\
 import json, os, random, sys

@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, run_tito
 from pipeline_helpers import add_ops_module, cell_scores, read_csv, submit
 
-from tito.course import Course
-from tito.gradebook import gradebook, gradebook_rows
+from tito.course.layout import Course
+from tito.grading.gradebook import gradebook, gradebook_rows
 from tito.notebook import read_source
 from tito.project import discover_modules, select_modules
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, run_tito
 from postgres_server import postgres_server
 
-from tito.course import Course
-from tito.gradebook import gradebook_rows
+from tito.course.layout import Course
+from tito.grading.gradebook import gradebook_rows
 from tito.project import select_modules
 
 sys.path.insert(0, str(ROOT / "examples"))
@@ -60,7 +60,7 @@ def test_postgres_gradebook_matches_sqlite(baseline, tmp_path: Path) -> None:
 def test_dask_scheduler_gradebook_matches_local(baseline, tmp_path: Path) -> None:
     from dask.distributed import Client, LocalCluster
 
-    from tito.execute import execute_submission, read_kit
+    from tito.grading.execute import execute_submission, read_kit
 
     baseline_course, baseline_rows = baseline
     course = fresh_course_with_submissions(baseline_course, tmp_path / "course")

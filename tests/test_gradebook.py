@@ -1,4 +1,4 @@
-"""tito/gradebook.py's stand-in for `jsonschema` inside nbgrader's metadata validator: the same
+"""tito/grading/gradebook.py's stand-in for `jsonschema` inside nbgrader's metadata validator: the same
 verdict as `jsonschema.validate` on nbgrader's own schema, with the schema checked once."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
 
-from tito.gradebook import SchemaCheckedOnce
+from tito.grading.gradebook import SchemaCheckedOnce
 
 GOOD = {"grade": True, "grade_id": "test-add", "locked": True, "points": 5, "schema_version": 3, "solution": False,
         "task": False}

@@ -23,7 +23,7 @@ from pipeline_helpers import cell_scores, read_csv
 
 from tito.notebook import read_source
 from tito.project import select_modules
-from tito.sandbox import USER_PREFIX, processes_of, support
+from tito.sandbox.sandbox import USER_PREFIX, processes_of, support
 
 sys.path.insert(0, str(ROOT / "examples"))
 import sample_submissions as samples  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, run_tito
 from nbclient import NotebookClient
 
-from tito.explain import failure_message
+from tito.grading.explain import failure_message
 
 sys.path.insert(0, str(ROOT / "examples"))
 from sample_submissions import Mistake, filled_in, with_mistake  # noqa: E402

@@ -1,4 +1,4 @@
-"""The trusted verifier's snapshot and restore (tito/verifier.py), on a module made for the test:
+"""The trusted verifier's snapshot and restore (tito/sandbox/verifier.py), on a module made for the test:
 every kind of patch is found and undone, and what is not a patch is not reported."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from tito.verifier import restore, snapshot
+from tito.sandbox.verifier import restore, snapshot
 
 
 def helper(x, scale=2):

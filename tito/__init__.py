@@ -1,4 +1,5 @@
-"""tito: the tinytorch course tool (export, release, check, grade). One pipeline step per file."""
+"""tito: the tinytorch course tool. One pipeline step per file, grouped by stage: authoring, course,
+student, grading, sandbox."""
 
 import sys
 

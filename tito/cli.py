@@ -12,13 +12,13 @@ from tito.project import TitoError, find_root, select_modules
 
 def cmd_export(args: argparse.Namespace) -> int:
     if any(name.endswith(".ipynb") for name in args.modules):  # a student exporting their notebook
-        from tito.kit import export_student_notebook
+        from tito.course.kit import export_student_notebook
 
         for name in args.modules:
             written = export_student_notebook(Path(name))
             print(f"exported {name} -> {written}")
         return 0
-    from tito.export import export_modules, summary_line
+    from tito.authoring.export import export_modules, summary_line
 
     root = find_root()
     modules = select_modules(root, args.modules)
@@ -37,14 +37,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
-    from tito.course import Course, default_course_root
+    from tito.course.layout import Course, default_course_root
 
     folder = Path(args.course).resolve() if args.course else default_course_root(root)
     return Course(root=folder, db_url=getattr(args, "db_url", None))
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from tito.release import release_modules
+    from tito.course.release import release_modules
 
     root = find_root()
     modules = select_modules(root, args.modules)
@@ -58,13 +58,13 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tito.check import check_notebook
+    from tito.student.check import check_notebook
 
     return check_notebook(Path(args.notebook), args.timeout)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from tito.grade import format_table, grade_module
+    from tito.grading.grade import format_table, grade_module
 
     root = find_root()
     (module,) = select_modules(root, [args.module])
@@ -77,13 +77,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_milestone(args: argparse.Namespace) -> int:
-    from tito.milestone import run_milestone
+    from tito.student.milestone import run_milestone
 
     return run_milestone(find_root(), args.name, args.args)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tito.grade import default_workers
+    from tito.grading.grade import default_workers
 
     parser = argparse.ArgumentParser(prog="tito", description="tinytorch course tool")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

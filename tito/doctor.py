@@ -37,7 +37,7 @@ def warm_starter_check() -> str | None:
     import tempfile
     import time
 
-    from tito.forkserver import PIPE, ForkServer
+    from tito.sandbox.forkserver import PIPE, ForkServer
 
     try:
         with tempfile.TemporaryDirectory(prefix="tito-doctor-") as folder:
@@ -84,8 +84,8 @@ def run_doctor() -> int:
     broken = warm_starter_check()
     if broken:
         print("starter     BROKEN")
-        problems.append(f"the warm starter (tito/forkserver.py) cannot start kernels: {broken}")
-    from tito.sandbox import support
+        problems.append(f"the warm starter (tito/sandbox/forkserver.py) cannot start kernels: {broken}")
+    from tito.sandbox.sandbox import support
 
     sandbox = support()
     print(f"sandbox     {sandbox.mode}")

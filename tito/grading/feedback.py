@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from tito.course import Course
+from tito.course.layout import Course
 
 REASON_FILE = "grading_reason.txt"  # next to the autograded notebook; the CSV's `reasons` column reads it
 
@@ -25,7 +25,7 @@ def failures_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     which derivative, expected vs got), so the student need not dig through tracebacks."""
     from nbgrader.utils import determine_grade, is_grade
 
-    from tito.explain import failure_message
+    from tito.grading.explain import failure_message
 
     lines = []
     for cell in nb.cells:

@@ -1,4 +1,4 @@
-"""The tamper-proof verdict, coordinator side: what the trusted verifier (tito/verifier.py) is given,
+"""The tamper-proof verdict, coordinator side: what the trusted verifier (tito/sandbox/verifier.py) is given,
 and how its answer combines with nbgrader's in-kernel one.
 
 A graded test scores its points only if it passed BOTH in the notebook's kernel (nbgrader's rule:

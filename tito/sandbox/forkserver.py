@@ -1,18 +1,18 @@
 """The warm starter: the grader's kernels and verifiers start in about 0.1 s of CPU instead of 1 s,
 because they are forked from a process that has already imported ipykernel, IPython and NumPy.
 
-    python -E -s tito/forkserver.py SOCKET     (started by `warm_starter()`, as the grader's user)
+    python -E -s tito/sandbox/forkserver.py SOCKET     (started by `warm_starter()`, as the grader's user)
 
 The server is trusted code: single-threaded, started with a scrubbed environment (a forked child
 can read the server's original environment in /proc/self/environ), listening on a socket in a
 folder only its user can enter. Per request (JSON: argv, env, cwd, the jail spec of
-tito/sandbox.py or null; and the stdin/stdout/stderr descriptors) it forks:
+tito/sandbox/sandbox.py or null; and the stdin/stdout/stderr descriptors) it forks:
 
   A  the request's handle: a session of its own and, in "namespaces" mode, new PID, network,
      mount, IPC and UTS namespaces (what `unshare --fork --kill-child` gives); forks B, waits,
      and ends as B ended;
   B  PID 1 of those namespaces (so its death kills everything it started), killed if A dies:
-     tito/jail.py's `confine` (private root, limits, dedicated user), its stdio from the request,
+     tito/sandbox/jail.py's `confine` (private root, limits, dedicated user), its stdio from the request,
      every other descriptor closed; then `python -m MODULE ARGS` or `python SCRIPT ARGS` runs
      in-process, with the request's environment, cwd, sys.argv and sys.path, and fresh seeds.
 

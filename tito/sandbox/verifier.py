@@ -1,7 +1,7 @@
 """The trusted re-run of a submission's graded tests: decides pass/fail where the notebook's kernel
 (and so anything the student's code did to it) cannot reach.
 
-    python -I tito/verifier.py  < {"kit", "cells": [{"source", "locked", "graded", "grade_id"}],
+    python -I tito/sandbox/verifier.py  < {"kit", "cells": [{"source", "locked", "graded", "grade_id"}],
                                    "modules": {name: module}, "preload": [module, ...]}
     stdout: {grade_id: [passed, message]}
 

@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tito.course import Course
+from tito.course.layout import Course
 from tito.project import Module, TitoError, discover_modules
 
 PACKAGE = "tinytorch"

@@ -5,8 +5,8 @@
                            created on first use), held with a file lock so threads, processes and Dask
                            workers on one machine never share one; on release every process of that
                            user is killed
-    Jail(...).spec()       how a command runs inside the sandbox: tito/forkserver.py starts it there,
-                           with tito/jail.py's `confine`
+    Jail(...).spec()       how a command runs inside the sandbox: tito/sandbox/forkserver.py starts it there,
+                           with tito/sandbox/jail.py's `confine`
 
 Protections in "namespaces" mode: own PID/network/mount/IPC/UTS namespaces (no network at all, not
 even loopback; killing the kernel, PID 1 there, kills everything it started), a deny-by-default

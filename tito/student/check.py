@@ -1,6 +1,6 @@
 """`tito check NOTEBOOK`: a student runs THEIR notebook in a fresh kernel and sees each graded test.
 
-Same execution as grading (tito/execute.py: a fresh kernel in a scratch folder, the kit's
+Same execution as grading (tito/grading/execute.py: a fresh kernel in a scratch folder, the kit's
 `tinytorch`, a wall-clock limit) and the same scoring rule as nbgrader (`determine_grade`), so what
 a student sees is what the grader will compute -- except hidden tests, which only the grader has.
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import nbformat
 
-from tito.execute import execute_submission, read_kit
-from tito.explain import failure_message
-from tito.kit import find_kit_package
+from tito.course.kit import find_kit_package
+from tito.grading.execute import execute_submission, read_kit
+from tito.grading.explain import failure_message
 from tito.project import TitoError
 
 

@@ -3,7 +3,7 @@
 The same preprocessors `nbgrader autograde` runs, split where it executes: before execution
 (`sanitize`: outputs cleared, kernelspec forced, locked cells restored from their checksums,
 deleted test cells put back), and after it (`record`: scores into the gradebook, late penalties).
-Only the execution in between happens elsewhere, in parallel (tito/execute.py).
+Only the execution in between happens elsewhere, in parallel (tito/grading/execute.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from tito.course import COURSE_ID, Course, put_own_bin_on_path
+from tito.course.layout import COURSE_ID, Course, put_own_bin_on_path
 from tito.project import TitoError
 
 CSV_REASONS = "reasons"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from tito.course import Course, put_own_bin_on_path
+from tito.course.layout import Course, put_own_bin_on_path
 from tito.notebook import read_source, write_if_changed
 from tito.project import Module, TitoError
 
@@ -63,7 +63,7 @@ def generate_assignment(course: Course, module: Module) -> Path:
 
 
 def release_modules(project_root: Path, course: Course, modules: list[Module]) -> list[Path]:
-    from tito.kit import build_kit
+    from tito.course.kit import build_kit
 
     if not modules:
         raise TitoError(f"no modules found under {project_root / 'modules' / 'source'}")

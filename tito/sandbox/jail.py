@@ -3,7 +3,7 @@
     confine(spec)           the private root, the limits, the dedicated user (spec: Jail.spec())
     close_inherited(spec)   stdout/stderr to /dev/null as the spec says, every other fd closed
 
-Called by the warm starter (tito/forkserver.py), as root, in the process that is about to become
+Called by the warm starter (tito/sandbox/forkserver.py), as root, in the process that is about to become
 the kernel or the verifier: already PID 1 of fresh PID, network, mount, IPC and UTS namespaces,
 so when it dies the kernel kills every process left in the namespace.
 Standard library only: nothing here depends on what student code could reach.

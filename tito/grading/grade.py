@@ -22,14 +22,14 @@ from pathlib import Path
 
 import nbformat
 
-from tito import gradebook as gb
-from tito.course import Course, put_own_bin_on_path
-from tito.execute import execute_submission, read_kit
-from tito.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
+from tito.course.layout import Course, put_own_bin_on_path
+from tito.grading import gradebook as gb
+from tito.grading.execute import execute_submission, read_kit
+from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
 from tito.progress import Progress
 from tito.project import Module, TitoError
-from tito.sandbox import support
-from tito.verdict import apply_verdict, graded_ids, trusted_imports, verifier_input
+from tito.sandbox.sandbox import support
+from tito.sandbox.verdict import apply_verdict, graded_ids, trusted_imports, verifier_input
 
 
 @dataclass

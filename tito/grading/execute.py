@@ -1,5 +1,5 @@
 """Execute a submission's notebooks in a scratch folder, each in a fresh sandboxed kernel, under a
-wall-clock limit; then re-run its graded tests in a trusted verifier (tito/verifier.py).
+wall-clock limit; then re-run its graded tests in a trusted verifier (tito/sandbox/verifier.py).
 
 `execute_submission(task) -> result` takes and returns plain data (strings, dicts), touches nothing
 outside its own temporary folder and has no other side effect, so a local worker thread or a Dask
@@ -12,7 +12,7 @@ at the deadline a watchdog kills it, everything descended from it and everything
 a kernel that ignores SIGINT dies all the same, and nbclient then reports the kernel dead.
 
 `GradingKernelManager.format_kernel_cmd` is the one place that builds the command that runs student
-code: the sandbox (tito/sandbox.py) wraps it. The kernel talks to this process over unix sockets in
+code: the sandbox (tito/sandbox/sandbox.py) wraps it. The kernel talks to this process over unix sockets in
 its scratch folder (it has no network, not even loopback), and its output is capped here.
 """
 
@@ -30,16 +30,16 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from tito.forkserver import DEVNULL, PIPE, warm_starter
-from tito.sandbox import Jail, Slot, kill_until_gone, support
+from tito.sandbox.forkserver import DEVNULL, PIPE, warm_starter
+from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, support
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
-VERIFIER = Path(__file__).with_name("verifier.py")
+VERIFIER = Path(__file__).resolve().parents[1] / "sandbox" / "verifier.py"
 
 
 class GradingKernelManager(AsyncKernelManager):
     """The python3 kernel, with nbgrader Execute's command, environment and connection file, forked
-    by the warm starter (tito/forkserver.py) inside `jail` (None: unconfined)."""
+    by the warm starter (tito/sandbox/forkserver.py) inside `jail` (None: unconfined)."""
 
     jail: Jail | None = None
 
@@ -298,7 +298,7 @@ VERDICT_LIMIT = 1 << 20  # bytes of verifier answer read at most
 
 
 def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float) -> dict:
-    """The graded tests re-run by tito/verifier.py in a fresh sandboxed process: {"results":
+    """The graded tests re-run by tito/sandbox/verifier.py in a fresh sandboxed process: {"results":
     {grade_id: [passed, message]}} or {"error": why there is no verdict}."""
     import json
 

@@ -1,0 +1,1 @@
+"""Authoring: what module authors run on the sources (export into the package)."""

@@ -1,0 +1,1 @@
+"""Grading: the coordinator, kernel execution, nbgrader's gradebook, feedback pages and messages."""

@@ -1,0 +1,1 @@
+"""The student's commands: check a notebook, run a milestone."""
