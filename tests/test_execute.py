@@ -107,7 +107,8 @@ def test_nothing_is_left_running_after_a_normal_run(tmp_path: Path) -> None:
 
 def test_limits_only_mode_still_grades_and_applies_the_limits(monkeypatch) -> None:
     """Where namespaces are missing: no jail, but the rlimits hold and the result says which mode ran."""
-    from tito import execute, sandbox
+    from tito.grading import execute
+    from tito.sandbox import sandbox
 
     limits = sandbox.Support("limits", ("no PID/network/mount namespaces",))
     monkeypatch.setattr(sandbox, "support", lambda: limits)
