@@ -74,7 +74,17 @@ def local_to_utc(*parts: int) -> datetime:
     return datetime(*parts).astimezone().astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def test_a_term_in_miniature(project: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def new_york(monkeypatch):
+    """Not UTC, so that the timezone rule is tested: local dates in, UTC stored (tito inherits TZ)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_term_in_miniature(project: Path, tmp_path: Path, new_york) -> None:
     course = tmp_path / "course"
     elsewhere = tmp_path / "db" / "gradebook.sqlite"  # a database outside the course: --db-url
     elsewhere.parent.mkdir()
@@ -228,3 +238,85 @@ def raw_and_penalty(course: Path) -> dict[str, tuple[float, float]]:
 
 def feedback(course: Path, student: str) -> str:
     return (course / "feedback" / student / "02_ops" / "ops.html").read_text(encoding="utf-8")
+
+
+MOODLE_PARTICIPANTS = """\
+First name,Last name,Email address,ID number
+Jane,Doe,jane@uni.edu,20231
+Ravi,Patel,ravi@uni.edu,20232
+Li,Wei,li@uni.edu,20233
+"""
+
+
+def test_a_moodle_zip_is_collected_and_its_feedback_returned(project: Path, tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    opts = ["--course", str(course)]
+    run_tito("release", "02_ops", *opts, cwd=project)
+    participants = tmp_path / "participants.csv"
+    participants.write_text(MOODLE_PARTICIPANTS, encoding="utf-8")
+    assert "Moodle participants export; 3 student(s) added" in run_tito("roster", "import", str(participants), *opts, cwd=project).stdout
+    nbs = notebooks(course)
+    link = zipfile.ZipInfo("Li Wei_3303_assignsubmission_file/link.ipynb", date_time=(2026, 12, 1, 9, 0, 0))
+    link.external_attr = (0o120777 << 16)
+    archive = tmp_path / "moodle.zip"
+    entries = zip_of([
+        ("Jane Doe_3301_assignsubmission_file/ops.ipynb", nbs["solution"], (2026, 12, 1, 9, 30, 0)),  # Moodle >= 4.1
+        ("Ravi Patel_3302_assignsubmission_file_/ops (1).ipynb", nbs["partial"], (2026, 12, 1, 10, 0, 0)),  # older Moodle
+        ("Li Wei_3303_assignsubmission_file_ops.ipynb", nbs["release"], (2026, 12, 1, 11, 0, 0)),  # flat (before 3.1)
+        ("Jane Doe_3301_assignsubmission_onlinetext/onlinetext.html", b"<p>hi</p>", (2026, 12, 1, 9, 30, 0)),
+        ("Nobody Known_3304_assignsubmission_file/ops.ipynb", nbs["solution"], (2026, 12, 1, 9, 0, 0)),
+        ("a/b/c/d/e/f/g/h/i/ops.ipynb", nbs["solution"], (2026, 12, 1, 9, 0, 0)),
+        ("/etc/ops.ipynb", nbs["solution"], (2026, 12, 1, 9, 0, 0)),
+        ("Jane Doe_3301_assignsubmission_file/more.zip", b"PK", (2026, 12, 1, 9, 0, 0)),
+    ])
+    buffer = io.BytesIO(entries)
+    with zipfile.ZipFile(buffer, "a") as more:
+        more.writestr(link, "/etc/passwd")
+        more.writestr(zipfile.ZipInfo("Jane Doe_3301_assignsubmission_file/bomb.ipynb", date_time=(2026, 12, 1, 9, 0, 0)),
+                      b"0" * (3 << 20), compress_type=zipfile.ZIP_DEFLATED)
+    archive.write_bytes(buffer.getvalue())
+    out = run_tito("collect", "02_ops", str(archive), *opts, cwd=project).stdout
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in ("20231", "20232", "20233")}
+    assert set(rows) == {"20231", "20232", "20233"} and all(" collected " in r for r in rows.values()), out
+    assert "'ops (1).ipynb' taken as ops.ipynb" in rows["20232"]
+    assert "'Nobody Known' (Moodle participant 3304) is not on the roster" in out
+    assert "onlinetext.html: not a notebook" in out
+    for member, why in [("a/b/c/d/e/f/g/h/i/ops.ipynb", "nested 10 folders deep"), ("/etc/ops.ipynb", "an absolute path"),
+                        ("more.zip", "an archive inside the archive"), ("link.ipynb", "a symbolic link"),
+                        ("bomb.ipynb", "a zip bomb's ratio")]:
+        assert any(member in line and why in line for line in out.splitlines()), f"{member}: {why}\n{out}"
+    submitted = course / "submitted"
+    assert sorted(p.name for p in submitted.iterdir()) == ["20231", "20232", "20233"]
+    assert sorted(p.name for p in (submitted / "20231" / "02_ops").iterdir()) == ["ops.ipynb", "timestamp.txt"]
+    jane_time = datetime(2026, 12, 1, 9, 30).astimezone().astimezone(timezone.utc)
+    assert (submitted / "20231" / "02_ops" / "timestamp.txt").read_text().strip() == f"{jane_time:%Y-%m-%d %H:%M:%S} UTC"
+
+    run_tito("grade", "02_ops", *opts, "--timeout", "60", cwd=project)
+    run_tito("return", "02_ops", *opts, cwd=project)
+    with zipfile.ZipFile(course / "returned" / "02_ops" / "feedback-moodle.zip") as back:
+        assert sorted(back.namelist()) == ["Jane Doe_3301_assignfeedback_file/ops-feedback.html",
+                                           "Li Wei_3303_assignfeedback_file/ops-feedback.html",
+                                           "Ravi Patel_3302_assignfeedback_file/ops-feedback.html"]
+    run_tito("grades", "02_ops", "--format", "moodle", *opts, cwd=project)
+    moodle = list(csv.DictReader((course / "grades-02_ops-moodle.csv").open(encoding="utf-8")))
+    assert {r["Email address"]: (r["ID number"], r["02_ops"]) for r in moodle} == {
+        "jane@uni.edu": ("20231", "5"), "ravi@uni.edu": ("20232", "2"), "li@uni.edu": ("20233", "0")}
+
+
+def test_a_member_that_holds_more_than_it_declares_is_refused(tmp_path: Path) -> None:
+    """The size in the zip's directory is a claim (here forged): zipfile reads no more than it, tito no more
+    than its own limit, and the checksum then fails: the member is refused, the others are read."""
+    from tito.course.collect import read_archive
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("alice/ops.ipynb", b"x" * 1000)
+        archive.writestr("bob/ops.ipynb", b"{}")
+    data = bytearray(buffer.getvalue())
+    central = data.index(b"PK\x01\x02")  # alice's entry in the central directory
+    data[central + 24:central + 28] = (10).to_bytes(4, "little")  # declared size: 10 bytes
+    forged = tmp_path / "forged.zip"
+    forged.write_bytes(bytes(data))
+    members, refused = read_archive(forged)
+    assert [m.path for m in members] == ["bob/ops.ipynb"]
+    assert len(refused) == 1 and refused[0][0] == "alice/ops.ipynb" and "Bad CRC-32" in refused[0][1], refused
