@@ -4,6 +4,7 @@ override, regrade one student, return the feedback, export the grades and read t
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -297,10 +298,74 @@ def test_a_moodle_zip_is_collected_and_its_feedback_returned(project: Path, tmp_
         assert sorted(back.namelist()) == ["Jane Doe_3301_assignfeedback_file/ops-feedback.html",
                                            "Li Wei_3303_assignfeedback_file/ops-feedback.html",
                                            "Ravi Patel_3302_assignfeedback_file/ops-feedback.html"]
+    # nbgrader's formgrader, served over tito's gradebook: a manual grade given there (its HTTP API, as
+    # its page does) shows in tito's CSV and feedback, and survives regrading.
+    with formgrader(course, tmp_path / "jupyter") as api:
+        submitted = {nb["student"]: nb["id"] for nb in api("GET", "/formgrader/api/submitted_notebooks/02_ops/ops")}
+        assert set(submitted) == {"20231", "20232", "20233"}
+        grades = {g["name"]: g for g in api("GET", f"/formgrader/api/grades?submission_id={submitted['20233']}")}
+        assert (grades["test-add"]["auto_score"], grades["test-add"]["manual_score"]) == (0.0, None)
+        given = api("PUT", f"/formgrader/api/grade/{grades['test-add']['id']}", {"manual_score": 2})
+        assert given["manual_score"] == 2.0
+    run_tito("grade", "02_ops", *opts, "--student", "20233", "--timeout", "60", cwd=project)
+    li = read_csv(course / "grades.csv")[("02_ops", "20233")]
+    assert li["score"] == "2.0" and "manual grade test-add: 2 of 2 points (autograder: 0), given in the nbgrader formgrader" in li["reasons"]
+    assert "given in the nbgrader formgrader" in (course / "feedback" / "20233" / "02_ops" / "ops.html").read_text()
+
     run_tito("grades", "02_ops", "--format", "moodle", *opts, cwd=project)
     moodle = list(csv.DictReader((course / "grades-02_ops-moodle.csv").open(encoding="utf-8")))
     assert {r["Email address"]: (r["ID number"], r["02_ops"]) for r in moodle} == {
-        "jane@uni.edu": ("20231", "5"), "ravi@uni.edu": ("20232", "2"), "li@uni.edu": ("20233", "0")}
+        "jane@uni.edu": ("20231", "5"), "ravi@uni.edu": ("20232", "2"), "li@uni.edu": ("20233", "2")}
+
+
+@contextlib.contextmanager
+def formgrader(course: Path, home: Path):
+    """A real Jupyter server with nbgrader's formgrader extension, in the course folder, on 127.0.0.1;
+    yields a caller of its HTTP API (token auth); shut down afterwards."""
+    import os
+    import signal
+    import urllib.request
+
+    token = "tito-term-test"
+    env = dict(os.environ, **{name: str(home / name.lower()) for name in
+                              ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1", "--ServerApp.port=0",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+         "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}"],
+        cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def api(method: str, path: str, body: dict | None = None):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read() or b"null")
+
+    try:
+        runtime = home / "jupyter_runtime_dir"
+        for _ in range(600):
+            found = list(runtime.glob(f"jpserver-{server.pid}.json"))
+            if found:
+                port = json.loads(found[0].read_text())["port"]
+                try:
+                    api("GET", "/api/status")
+                    break
+                except OSError:
+                    pass
+            assert server.poll() is None, "the Jupyter server exited"
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the Jupyter server did not start in 60s")
+        yield api
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def test_a_member_that_holds_more_than_it_declares_is_refused(tmp_path: Path) -> None:

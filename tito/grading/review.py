@@ -107,12 +107,11 @@ def record_overrides(course: Course, module_id: str, wanted: list[Override]) -> 
 
 
 def reapply_overrides(course: Course, module_id: str, student: str) -> list[str]:
-    """After (re)grading one student: their overrides back into the gradebook; returns their notes."""
+    """After (re)grading one student: their overrides back into the gradebook; returns the notes of
+    every manual grade they have (tito's overrides, and scores given in the nbgrader formgrader)."""
     from tito.grading.gradebook import gradebook
 
     mine = read_overrides(course, module_id).get(student, {})
-    if not mine:
-        return []
     notes = []
     with gradebook(course) as gb:
         submission = gb.find_submission(module_id, student)
@@ -121,19 +120,36 @@ def reapply_overrides(course: Course, module_id: str, student: str) -> list[str]
                 if grade.name in mine:
                     grade.manual_score = mine[grade.name]["points"]
                     grade.needs_manual_grade = False
-                    notes.append(Override(student, grade.name, grade.manual_score, mine[grade.name]["comment"])
-                                 .note(grade.auto_score, grade.max_score))
+                if grade.manual_score is not None:
+                    notes.append(manual_note(student, grade, mine))
         gb.db.commit()
     return notes
 
 
-def override_notes(course: Course, module_id: str) -> dict[str, list[str]]:
-    """student -> the notes of their overrides, for the CSV's reasons."""
-    return {
-        student: [Override(student, gid, o["points"], o["comment"]).note(o.get("autograder"), o["max_score"])
-                  for gid, o in sorted(grades.items())]
-        for student, grades in read_overrides(course, module_id).items()
-    }
+def manual_note(student: str, grade, overrides: dict) -> str:
+    if grade.name in overrides:
+        return Override(student, grade.name, grade.manual_score, overrides[grade.name]["comment"]).note(
+            grade.auto_score, grade.max_score)
+    was = f" (autograder: {grade.auto_score:g})" if grade.auto_score is not None else ""
+    return f"manual grade {grade.name}: {grade.manual_score:g} of {grade.max_score:g} points{was}, given in the nbgrader formgrader"
+
+
+def manual_grade_notes(course: Course) -> dict[tuple[str, str], list[str]]:
+    """(module, student) -> notes of every manual grade in the gradebook, for the CSV's reasons."""
+    from nbgrader.api import Grade
+
+    from tito.grading.gradebook import gradebook
+
+    notes: dict[tuple[str, str], list[str]] = {}
+    overrides: dict[str, dict] = {}
+    with gradebook(course) as gb:
+        for grade in gb.db.query(Grade).filter(Grade.manual_score.isnot(None)).all():
+            module_id, student = grade.assignment.name, grade.student.id
+            if module_id not in overrides:
+                overrides[module_id] = read_overrides(course, module_id)
+            notes.setdefault((module_id, student), []).append(
+                manual_note(student, grade, overrides[module_id].get(student, {})))
+    return {key: sorted(value) for key, value in notes.items()}
 
 
 def set_note_cell(nb: nbformat.NotebookNode, kind: str, title: str, notes: list[str]) -> None:
@@ -189,11 +205,8 @@ def format_review(course: Course, module_id: str) -> str:
 
 
 def with_override_notes(course: Course, reasons: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
-    """The CSV's reasons ((module, student) -> text) with every module's overrides added."""
+    """The CSV's reasons ((module, student) -> text) with every manual grade added."""
     merged = dict(reasons)
-    folder = course.root / "overrides"
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        for student, notes in override_notes(course, path.stem).items():
-            key = (path.stem, student)
-            merged[key] = "; ".join(part for part in [merged.get(key, ""), *notes] if part)
+    for key, notes in manual_grade_notes(course).items():
+        merged[key] = "; ".join(part for part in [merged.get(key, ""), *notes] if part)
     return merged
