@@ -124,7 +124,6 @@ def refresh_after_override(course, module, students: list[str]) -> None:
 
     from tito.grading import gradebook as gb
     from tito.grading.feedback import FeedbackWriter, read_reasons
-    from tito.grading.grade import late_notes
     from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
 
     config = course.nbgrader_config()
@@ -135,8 +134,7 @@ def refresh_after_override(course, module, students: list[str]) -> None:
             path = course.root / "autograded" / student / module.id / f"{name}.ipynb"
             nb = nbformat.read(path, as_version=4)
             gb.run_steps([AssignLatePenalties], config, nb, gb.resources(course, module.id, student, name))
-            set_note_cell(nb, "term", "Notes on this grade",
-                          [*late_notes(course, module.id, student, name), *reapply_overrides(course, module.id, student)])
+            set_note_cell(nb, "term", "Notes on this grade", reapply_overrides(course, module.id, student, name))
             nbformat.write(nb, path)
         writer.write(student, notebooks)
     gb.export_csv(course, with_override_notes(course, read_reasons(course)), course.root / "grades.csv")

@@ -179,8 +179,7 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
             )
             nb = gb.zero_graded_cells(nb, reason)
         nb = gb.record(course, config, nb, module_id, submission.student, name)
-        tito_notes = [*late_notes(course, module_id, submission.student, name),
-                      *reapply_overrides(course, module_id, submission.student)]
+        tito_notes = reapply_overrides(course, module_id, submission.student, name)
         notes += tito_notes[:1] if tito_notes and tito_notes[0].startswith("late by") else []
         set_note_cell(nb, "term", "Notes on this grade", tito_notes)
         if reason:

@@ -106,15 +106,21 @@ def record_overrides(course: Course, module_id: str, wanted: list[Override]) -> 
     return notes
 
 
-def reapply_overrides(course: Course, module_id: str, student: str) -> list[str]:
+def reapply_overrides(course: Course, module_id: str, student: str, notebook: str | None = None) -> list[str]:
     """After (re)grading one student: their overrides back into the gradebook; returns the notes of
-    every manual grade they have (tito's overrides, and scores given in the nbgrader formgrader)."""
+    every manual grade they have (tito's overrides, and scores given in the nbgrader formgrader),
+    after 'late by 2h 13m: -3 points' when `notebook` is given and the submission was late.
+    One gradebook session (this runs once per graded submission)."""
+    from tito.course.deadlines import lateness
     from tito.grading.gradebook import gradebook
 
     mine = read_overrides(course, module_id).get(student, {})
     notes = []
     with gradebook(course) as gb:
         submission = gb.find_submission(module_id, student)
+        if notebook is not None and submission.total_seconds_late > 0:
+            penalty = gb.find_submission_notebook(notebook, module_id, student).late_submission_penalty or 0.0
+            notes.append(f"late by {lateness(submission.total_seconds_late)}: -{penalty:g} points")
         for notebook in submission.notebooks:
             for grade in notebook.grades:
                 if grade.name in mine:
