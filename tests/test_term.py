@@ -59,7 +59,9 @@ def notebooks(course: Path) -> dict[str, nbformat.NotebookNode]:
             cell.source = cell.source.replace("a.data * b.data", "a.data + b.data")
     crash = nbformat.from_dict(source)
     crash.cells.insert(1, nbformat.v4.new_code_cell("import os\nos._exit(3)"))
-    return {"solution": source, "partial": partial, "release": release, "crash": crash}
+    slow = nbformat.from_dict(source)  # keeps a grading busy long enough for a second one to meet it
+    slow.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(8)"))
+    return {"solution": source, "partial": partial, "release": release, "crash": crash, "slow": slow}
 
 
 def zip_of(entries: list[tuple[str, nbformat.NotebookNode | bytes, tuple]]) -> bytes:
@@ -127,7 +129,7 @@ def test_a_term_in_miniature(project: Path, tmp_path: Path, new_york) -> None:
     nbs = notebooks(course)
     archive = tmp_path / "submissions.zip"
     archive.write_bytes(zip_of([
-        ("liddellalice_101_7001_ops.ipynb", nbs["solution"], (2026, 12, 10, 20, 0, 0)),
+        ("liddellalice_101_7001_ops.ipynb", nbs["slow"], (2026, 12, 10, 20, 0, 0)),
         ("smithbob_late_102_7002_ops-1.ipynb", nbs["solution"], (2026, 12, 11, 2, 12, 0)),  # late by 2h 13m
         ("jonescarol_103_7003_ops.ipynb", nbs["release"], (2026, 12, 9, 10, 0, 0)),  # first try
         ("jonescarol_103_7013_ops-1.ipynb", nbs["partial"], (2026, 12, 10, 22, 0, 0)),  # handed in again

@@ -43,6 +43,11 @@ def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
     return Course(root=folder, db_url=getattr(args, "db_url", None))
 
 
+def ascii_only(text: str) -> str:
+    """Names and comments from the LMS may be any Unicode; tito's terminal output stays ASCII."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
 def locked(args: argparse.Namespace, course, what: str):
     """The course lock around a command that writes to the course (tito/course/lock.py)."""
     from tito.course.lock import course_lock
@@ -96,7 +101,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     with locked(args, course, f"grade {module.id}"):
         course.remember_db_url()
         report = grade_module(course, module, args.workers, args.timeout, args.scheduler, students=args.student)
-    print(format_table(report))
+    print(ascii_only(format_table(report)))
     print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
           f"{report.csv}; feedback under {course.root / 'feedback'}")
     return 0
@@ -111,7 +116,7 @@ def cmd_override(args: argparse.Namespace, course, module) -> int:
         notes = record_overrides(course, module.id, overrides)
         refresh_after_override(course, module, sorted({o.student for o in overrides}))
     for note in notes:
-        print(note)
+        print(ascii_only(note))
     print(f"recorded {len(notes)} override(s) in the gradebook; {course.root / 'grades.csv'} and the feedback updated")
     return 0
 
@@ -164,7 +169,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     with locked(args, course, f"collect {module.id}"):
         course.remember_db_url()
         report = collect(course, module, Path(args.archive))
-        print(format_report(report, due_date(course, module.id)))
+        print(ascii_only(format_report(report, due_date(course, module.id))))
     written = sum(o.action in ("collected", "replaced") for o in report.outcomes)
     print(f"{written} submission(s) of {module.id} written under {course.root / 'submitted'}; "
           f"{len(report.unmatched)} file(s) not matched, {len(report.refused)} refused")
@@ -176,7 +181,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     root = find_root()
     (module,) = select_modules(root, [args.module])
-    print(format_review(course_of(args, root), module.id))
+    print(ascii_only(format_review(course_of(args, root), module.id)))
     return 0
 
 
@@ -190,7 +195,7 @@ def cmd_return(args: argparse.Namespace) -> int:
         folder, archive, included, left_out = return_feedback(course, module, args.lms)
     print(f"feedback of {module.id}: a folder per student under {folder}; {len(included)} student(s) in {archive}")
     for note in left_out:
-        print(f"  left out of the zip: {note}")
+        print(ascii_only(f"  left out of the zip: {note}"))
     return 0
 
 
