@@ -43,6 +43,18 @@ def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
     return Course(root=folder, db_url=getattr(args, "db_url", None))
 
 
+def ascii_only(text: str) -> str:
+    """Names and comments from the LMS may be any Unicode; tito's terminal output stays ASCII."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def locked(args: argparse.Namespace, course, what: str):
+    """The course lock around a command that writes to the course (tito/course/lock.py)."""
+    from tito.course.lock import course_lock
+
+    return course_lock(course.root, what, wait=not getattr(args, "no_wait", False))
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     from tito.course.release import release_modules
 
@@ -50,10 +62,23 @@ def cmd_release(args: argparse.Namespace) -> int:
     modules = select_modules(root, args.modules)
     course = course_of(args, root)
     started = time.perf_counter()
-    kits = release_modules(root, course, modules)
+    with locked(args, course, f"release {' '.join(m.id for m in modules)}"):
+        if args.late_penalty is not None:
+            from tito.course.deadlines import LatePolicy
+
+            LatePolicy(args.late_penalty)  # a bad policy stops before anything is released
+        course.ensure_config()
+        course.remember_db_url()
+        kits = release_modules(root, course, modules)
+        deadlines = {}
+        if args.due is not None or args.late_penalty is not None:
+            from tito.course.deadlines import set_deadline
+
+            deadlines = {m.id: set_deadline(course, m, args.due, args.late_penalty) for m in modules}
     print(f"released {len(modules)} module(s) into {course.root} in {time.perf_counter() - started:.1f}s")
     for module, kit in zip(modules, kits, strict=True):
-        print(f"  {module.id:<16} release/{module.id}/{module.name}.ipynb  student kit: {kit.relative_to(course.root)}/")
+        note = f"  {deadlines[module.id]}" if deadlines.get(module.id) else ""
+        print(f"  {module.id:<16} release/{module.id}/{module.name}.ipynb  student kit: {kit.relative_to(course.root)}/{note}")
     return 0
 
 
@@ -69,10 +94,119 @@ def cmd_grade(args: argparse.Namespace) -> int:
     root = find_root()
     (module,) = select_modules(root, [args.module])
     course = course_of(args, root)
-    report = grade_module(course, module, args.workers, args.timeout, args.scheduler)
-    print(format_table(report))
+    if args.override:
+        return cmd_override(args, course, module)
+    if args.comment:
+        raise TitoError("--comment goes with --override STUDENT:GRADE_ID=POINTS")
+    with locked(args, course, f"grade {module.id}"):
+        course.remember_db_url()
+        report = grade_module(course, module, args.workers, args.timeout, args.scheduler, students=args.student)
+    print(ascii_only(format_table(report)))
     print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
           f"{report.csv}; feedback under {course.root / 'feedback'}")
+    return 0
+
+
+def cmd_override(args: argparse.Namespace, course, module) -> int:
+    from tito.grading.review import parse_override, record_overrides
+
+    overrides = [parse_override(text, args.comment) for text in args.override]
+    with locked(args, course, f"grade {module.id} --override"):
+        course.remember_db_url()
+        notes = record_overrides(course, module.id, overrides)
+        refresh_after_override(course, module, sorted({o.student for o in overrides}))
+    for note in notes:
+        print(ascii_only(note))
+    print(f"recorded {len(notes)} override(s) in the gradebook; {course.root / 'grades.csv'} and the feedback updated")
+    return 0
+
+
+def refresh_after_override(course, module, students: list[str]) -> None:
+    """The late penalty again (it may depend on the score), the note in the autograded notebook, the
+    feedback page and grades.csv, for the students whose grades changed."""
+    import nbformat
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from tito.grading import gradebook as gb
+    from tito.grading.feedback import FeedbackWriter, read_reasons
+    from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
+
+    config = course.nbgrader_config()
+    writer = FeedbackWriter(course, module.id)
+    notebooks = gb.assignment_notebooks(course, module.id)
+    for student in students:
+        for name in notebooks:
+            path = course.root / "autograded" / student / module.id / f"{name}.ipynb"
+            nb = nbformat.read(path, as_version=4)
+            gb.run_steps([AssignLatePenalties], config, nb, gb.resources(course, module.id, student, name))
+            set_note_cell(nb, "term", "Notes on this grade", reapply_overrides(course, module.id, student, name))
+            nbformat.write(nb, path)
+        writer.write(student, notebooks)
+    gb.export_csv(course, with_override_notes(course, read_reasons(course)), course.root / "grades.csv")
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    from tito.course.roster import import_roster
+
+    course = course_of(args, find_root())
+    with locked(args, course, "roster import"):
+        course.remember_db_url()
+        roster, added, updated = import_roster(course, Path(args.file))
+    print(f"{args.file}: {roster.format}; {added} student(s) added, {updated} updated in {course.gradebook_url}")
+    for note in roster.skipped:
+        print(f"  skipped {note}")
+    if roster.canvas_assignments:
+        print(f"  Canvas assignment columns remembered for `tito grades --format canvas`: {', '.join(roster.canvas_assignments)}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from tito.course.collect import collect, due_date, format_report
+
+    root = find_root()
+    (module,) = select_modules(root, [args.module])
+    course = course_of(args, root)
+    with locked(args, course, f"collect {module.id}"):
+        course.remember_db_url()
+        report = collect(course, module, Path(args.archive))
+        print(ascii_only(format_report(report, due_date(course, module.id))))
+    written = sum(o.action in ("collected", "replaced") for o in report.outcomes)
+    print(f"{written} submission(s) of {module.id} written under {course.root / 'submitted'}; "
+          f"{len(report.unmatched)} file(s) not matched, {len(report.refused)} refused")
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from tito.grading.review import format_review
+
+    root = find_root()
+    (module,) = select_modules(root, [args.module])
+    print(ascii_only(format_review(course_of(args, root), module.id)))
+    return 0
+
+
+def cmd_return(args: argparse.Namespace) -> int:
+    from tito.grading.handback import return_feedback
+
+    root = find_root()
+    (module,) = select_modules(root, [args.module])
+    course = course_of(args, root)
+    with locked(args, course, f"return {module.id}"):
+        folder, archive, included, left_out = return_feedback(course, module, args.lms)
+    print(f"feedback of {module.id}: a folder per student under {folder}; {len(included)} student(s) in {archive}")
+    for note in left_out:
+        print(ascii_only(f"  left out of the zip: {note}"))
+    return 0
+
+
+def cmd_grades(args: argparse.Namespace) -> int:
+    from tito.grading.lms_export import write_grades
+
+    root = find_root()
+    (module,) = select_modules(root, [args.module])
+    course = course_of(args, root)
+    target, graded, blank = write_grades(course, module, args.format, Path(args.out) if args.out else None, args.column)
+    print(f"wrote {target}: {graded} graded, {blank} without a grade (left blank)")
     return 0
 
 
@@ -99,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="make nbgrader's student release and the student kit")
     release.add_argument("modules", nargs="*", metavar="MODULE", help="default: all")
     release.add_argument("--course", metavar="DIR", help=course_help)
-    release.add_argument("--db-url", metavar="URL", help="gradebook database (default: sqlite in the course folder)")
+    release.add_argument("--db-url", metavar="URL", help="gradebook database (default: sqlite in the course folder); remembered in nbgrader_config.py")
+    release.add_argument("--due", metavar="DATE", help='due date, e.g. "2026-12-10 23:59" (local time unless it names a zone)')
+    release.add_argument("--late-penalty", metavar="RULE", help="none (default), zero, POINTS/hour, POINTS/day, PERCENT%%/hour or PERCENT%%/day")
+    add_no_wait(release)
     release.set_defaults(run=cmd_release)
 
     check = commands.add_parser("check", help="run your notebook in a fresh kernel and show each graded test")
@@ -114,13 +251,68 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, default=300, metavar="S", help="wall-clock limit per submission (default 300)")
     grade.add_argument("--db-url", metavar="URL", help="gradebook database, e.g. postgresql+psycopg2://... (default: sqlite)")
     grade.add_argument("--scheduler", metavar="ADDRESS", help="run the grading tasks on this Dask scheduler")
+    grade.add_argument("--student", action="append", metavar="ID", help="regrade only this student (repeatable)")
+    grade.add_argument("--override", action="append", metavar="STUDENT:GRADE_ID=POINTS",
+                       help="record a manual grade instead of grading (repeatable; needs --comment)")
+    grade.add_argument("--comment", metavar="TEXT", help="why, for --override: the student sees it in the feedback")
+    add_no_wait(grade)
     grade.set_defaults(run=cmd_grade)
+
+    add_term_commands(commands, course_help)
 
     milestone = commands.add_parser("milestone", help="train a network with tinytorch (no name: list the milestones)")
     milestone.add_argument("name", nargs="?", metavar="NAME", help="e.g. digits")
     milestone.add_argument("args", nargs=argparse.REMAINDER, help="passed to the milestone, e.g. --epochs 5 --seed 1")
     milestone.set_defaults(run=cmd_milestone)
     return parser
+
+
+def add_no_wait(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-wait", action="store_true", help="refuse at once if another tito command is writing to the course")
+
+
+def add_term_commands(commands, course_help: str) -> None:
+    """roster, collect, review, return, grades: the instructor's term (README "The instructor's term")."""
+    db_help = "gradebook database (default: the course's, from nbgrader_config.py)"
+    roster = commands.add_parser("roster", help="the class list: tito roster import FILE.csv")
+    roster_commands = roster.add_subparsers(dest="roster_command", required=True, metavar="ACTION")
+    roster_import = roster_commands.add_parser("import", help="add or update students from a Canvas or Moodle export, or id,first_name,last_name,email")
+    roster_import.add_argument("file", metavar="FILE.csv")
+    roster_import.add_argument("--course", metavar="DIR", help=course_help)
+    roster_import.add_argument("--db-url", metavar="URL", help=db_help)
+    add_no_wait(roster_import)
+    roster_import.set_defaults(run=cmd_roster)
+
+    collect = commands.add_parser("collect", help="import an LMS's submissions zip (Canvas, Moodle, or <student>/<file>) into submitted/")
+    collect.add_argument("module", metavar="MODULE")
+    collect.add_argument("archive", metavar="ARCHIVE.zip")
+    collect.add_argument("--course", metavar="DIR", help=course_help)
+    collect.add_argument("--db-url", metavar="URL", help=db_help)
+    add_no_wait(collect)
+    collect.set_defaults(run=cmd_collect)
+
+    review = commands.add_parser("review", help="list the submissions that need a decision (needs review, timed out, crashed)")
+    review.add_argument("module", metavar="MODULE")
+    review.add_argument("--course", metavar="DIR", help=course_help)
+    review.add_argument("--db-url", metavar="URL", help=db_help)
+    review.set_defaults(run=cmd_review)
+
+    giveback = commands.add_parser("return", help="the feedback for upload: a folder per student and one zip for the LMS")
+    giveback.add_argument("module", metavar="MODULE")
+    giveback.add_argument("--lms", choices=("canvas", "moodle", "plain"), help="zip layout (default: the one the submissions were collected from)")
+    giveback.add_argument("--course", metavar="DIR", help=course_help)
+    giveback.add_argument("--db-url", metavar="URL", help=db_help)
+    add_no_wait(giveback)
+    giveback.set_defaults(run=cmd_return)
+
+    grades = commands.add_parser("grades", help="one module's grades as a file for the LMS's grade import")
+    grades.add_argument("module", metavar="MODULE")
+    grades.add_argument("--format", choices=("canvas", "moodle", "csv"), default="csv")
+    grades.add_argument("--out", metavar="FILE", help="default: <course>/grades-MODULE-FORMAT.csv")
+    grades.add_argument("--column", metavar="NAME", help='canvas: the assignment column "Title (id)"; moodle: the grade column\'s name')
+    grades.add_argument("--course", metavar="DIR", help=course_help)
+    grades.add_argument("--db-url", metavar="URL", help=db_help)
+    grades.set_defaults(run=cmd_grades)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tito.project import Module
+from tito.project import Module, TitoError
 
 COURSE_ID = "tinytorch"
 
@@ -41,7 +43,8 @@ class Course:
 
     @property
     def gradebook_url(self) -> str:
-        return self.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+        """--db-url, else the URL remembered in nbgrader_config.py, else sqlite gradebook.db here."""
+        return self.db_url or self.managed_settings().get(DB_URL_SETTING) or f"sqlite:///{self.root / 'gradebook.db'}"
 
     def source_notebook(self, module: Module) -> Path:
         return self.root / "source" / module.id / f"{module.name}.ipynb"
@@ -76,6 +79,71 @@ class Course:
         coursedir.assignment_id = assignment_id
         coursedir.student_id = student_id
         return coursedir
+
+
+    def managed_settings(self) -> dict[str, object]:
+        """The settings tito wrote into nbgrader_config.py's managed block: "Section.name" -> value."""
+        return read_managed_block(self.root / "nbgrader_config.py")
+
+    def set_managed(self, name: str, value: object) -> None:
+        """Write `c.<name> = <value>` into nbgrader_config.py's managed block (plain nbgrader reads it too)."""
+        self.ensure_config()
+        write_managed_setting(self.root / "nbgrader_config.py", name, value)
+
+    def remember_db_url(self) -> None:
+        """Put --db-url into nbgrader_config.py once, so plain `nbgrader` and later tito commands run from
+        this course use the same database. A different URL than the remembered one is refused: switching
+        databases silently would leave the grades behind."""
+        if not self.db_url:
+            return
+        remembered = self.managed_settings().get(DB_URL_SETTING)
+        if remembered is None:
+            self.set_managed(DB_URL_SETTING, self.db_url)
+        elif remembered != self.db_url:
+            raise TitoError(
+                f"this course's gradebook is {remembered} (in {self.root / 'nbgrader_config.py'}), not {self.db_url}; "
+                "leave out --db-url, or change the URL in nbgrader_config.py if the course really moved"
+            )
+
+
+DB_URL_SETTING = "CourseDirectory.db_url"
+MANAGED_START = "# >>> tito: settings written by tito commands (--db-url, --late-penalty); change them with tito >>>"
+MANAGED_END = "# <<< tito <<<"
+MANAGED_LINE = re.compile(r"^c\.([A-Za-z_][\w]*\.[A-Za-z_]\w*) = (.*)$")
+
+
+def read_managed_block(config: Path) -> dict[str, object]:
+    if not config.is_file():
+        return {}
+    settings, inside = {}, False
+    for line in config.read_text(encoding="utf-8").splitlines():
+        if line == MANAGED_START:
+            inside = True
+        elif line == MANAGED_END:
+            inside = False
+        elif inside and (found := MANAGED_LINE.match(line)):
+            settings[found.group(1)] = ast.literal_eval(found.group(2))
+    return settings
+
+
+def write_managed_setting(config: Path, name: str, value: object) -> None:
+    """Rewrite the managed block (appended at the end of the file) with `name` set; the instructor's
+    own lines outside it are kept as they are. Written to a temporary file, then renamed."""
+    settings = read_managed_block(config)
+    if value is None:
+        settings.pop(name, None)
+    else:
+        settings[name] = value
+    text = config.read_text(encoding="utf-8")
+    if MANAGED_START in text:
+        before, _, rest = text.partition(MANAGED_START)
+        _, _, after = rest.partition(MANAGED_END)
+        text = before.rstrip("\n") + "\n" + after.lstrip("\n")
+    block = [MANAGED_START, *(f"c.{key} = {settings[key]!r}" for key in sorted(settings)), MANAGED_END]
+    text = text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
+    temporary = config.with_name(config.name + ".tito-new")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, config)
 
 
 def default_course_root(project_root: Path) -> Path:

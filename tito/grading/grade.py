@@ -26,6 +26,7 @@ from tito.course.layout import Course, put_own_bin_on_path
 from tito.grading import gradebook as gb
 from tito.grading.execute import execute_submission, read_kit
 from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
+from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
 from tito.progress import Progress
 from tito.project import Module, TitoError
 from tito.sandbox.sandbox import support
@@ -60,7 +61,9 @@ def prepare(course: Course, config, submission: Submission, module_id: str, note
     for name in notebooks:
         path = submission.folder / f"{name}.ipynb"
         if not path.is_file():
-            submission.reasons[name] = f"no {name}.ipynb in the submission"
+            found = sorted(p.name for p in submission.folder.glob("*.ipynb"))
+            instead = f"; found {', '.join(found)} instead" if found else "; it holds no notebook"
+            submission.reasons[name] = f"no {name}.ipynb in the submission{instead} (`tito collect` takes renamed notebooks)"
             continue
         try:
             nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
@@ -176,6 +179,9 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
             )
             nb = gb.zero_graded_cells(nb, reason)
         nb = gb.record(course, config, nb, module_id, submission.student, name)
+        tito_notes = reapply_overrides(course, module_id, submission.student, name)
+        notes += tito_notes[:1] if tito_notes and tito_notes[0].startswith("late by") else []
+        set_note_cell(nb, "term", "Notes on this grade", tito_notes)
         if reason:
             nb.cells.insert(0, reason_cell(reason))
         nbformat.write(nb, target / f"{name}.ipynb")
@@ -196,8 +202,27 @@ def finish_safely(course: Course, config, submission: Submission, module_id: str
         return finish(course, config, submission, module_id, notebooks, {})
 
 
+def late_notes(course: Course, module_id: str, student: str, notebook: str) -> list[str]:
+    """'late by 2h 13m: -3 points' when nbgrader found the submission late (its penalty, after the cap)."""
+    from tito.course.deadlines import lateness
+
+    with gb.gradebook(course) as book:
+        submission = book.find_submission(module_id, student)
+        seconds = submission.total_seconds_late
+        if seconds <= 0:
+            return []
+        penalty = book.find_submission_notebook(notebook, module_id, student).late_submission_penalty or 0.0
+    return [f"late by {lateness(seconds)}: -{penalty:g} points"]
+
+
+def is_failure(reason: str) -> bool:
+    """A reason beyond lateness (a late submission that graded normally is no failure)."""
+    return any(part and not part.startswith("late by") for part in reason.split("; "))
+
+
 def grade_module(
-    course: Course, module: Module, workers: int, timeout: float, scheduler: str | None = None, feedback: bool = True
+    course: Course, module: Module, workers: int, timeout: float, scheduler: str | None = None, feedback: bool = True,
+    students: list[str] | None = None,
 ) -> GradeReport:
     started = time.monotonic()
     put_own_bin_on_path()
@@ -219,6 +244,12 @@ def grade_module(
     submissions = find_submissions(course, module.id)
     if not submissions:
         raise TitoError(f"no submissions under {course.root / 'submitted'}/*/{module.id}/")
+    if students:
+        missing = sorted(set(students) - {s.student for s in submissions})
+        if missing:
+            raise TitoError(f"no submission of {module.id} from {', '.join(missing)} under {course.root / 'submitted'}; "
+                            f"students with one: {', '.join(s.student for s in submissions)}")
+        submissions = [s for s in submissions if s.student in students]
 
     progress = Progress(len(submissions), f"grading {module.id}")
     writer = FeedbackWriter(course, module.id) if feedback else None
@@ -230,7 +261,7 @@ def grade_module(
                 writer.write(submission.student, notebooks)
             except Exception as error:  # the grade is recorded; only its page is missing
                 problems.append(f"no feedback for {submission.student}: {type(error).__name__}: {first_line(error)}")
-        progress.advance(failed=bool(reason))
+        progress.advance(failed=is_failure(reason))
 
     pool = DaskWorkers(scheduler) if scheduler else LocalWorkers(workers)
     try:
@@ -255,7 +286,7 @@ def grade_module(
         pool.close()
     for problem in problems:
         print(f"tito grade: {problem}", file=sys.stderr)
-    reasons = read_reasons(course)
+    reasons = with_override_notes(course, read_reasons(course))
     csv_path = course.root / "grades.csv"
     graded = {s.student for s in submissions}
     rows = [

@@ -196,10 +196,27 @@ def export_csv(course: Course, reasons: dict[tuple[str, str], str], target: Path
         with open(plain, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             rows, columns = list(reader), list(reader.fieldnames or [])
+        submitted = {(a.name, s.student.id) for a in gb.assignments for s in a.submissions}
+    rows = graded_rows_only(rows, submitted)
     with open(target, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*columns, CSV_REASONS], lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            row[CSV_REASONS] = reasons.get((row["assignment"], row["student_id"]), "")
+            row[CSV_REASONS] = reasons.get((row["assignment"], row["student_id"]), row.get(CSV_REASONS, ""))
             writer.writerow(row)
     return rows
+
+
+def graded_rows_only(rows: list[dict[str, str]], submitted: set[tuple[str, str]]) -> list[dict[str, str]]:
+    """nbgrader export writes a 0 for every student in every assignment, graded or not. Keep only the
+    modules graded so far; in them, a student without a submission gets blank scores, not 0."""
+    graded_modules = {module for module, _ in submitted}
+    kept = []
+    for row in rows:
+        if row["assignment"] not in graded_modules:
+            continue
+        if (row["assignment"], row["student_id"]) not in submitted:
+            row.update(raw_score="", late_submission_penalty="", score="", timestamp="")
+            row[CSV_REASONS] = "no submission"
+        kept.append(row)
+    return kept
