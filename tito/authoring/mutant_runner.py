@@ -61,8 +61,29 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(error).__name__
 
 
-def run_cells(namespace: dict, cells: list, start: int, changes: dict, flags: int, stop_at_failure: bool) -> dict:
-    results = {}
+def send(fd: int, text: str) -> None:
+    data = text.encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def parse(data: bytes) -> tuple[dict, bool]:
+    """A child's answer: {grade_id: [passed, message]} as far as it got, and whether it finished."""
+    results, finished = {}, False
+    for line in data.decode(errors="replace").splitlines():
+        if line == "done":
+            finished = True
+        elif line.startswith("["):
+            try:
+                grade_id, passed, message = json.loads(line)
+            except ValueError:
+                continue  # a line cut off when the child was killed
+            results[grade_id] = [passed, message]
+    return results, finished
+
+
+def run_cells(namespace: dict, cells: list, start: int, changes: dict, flags: int, stop_at_failure: bool, report) -> None:
+    """Run cells[start:] (with the mutant's `changes`); report(grade_id, passed, message) after each graded one."""
     for index in range(start, len(cells)):
         cell = cells[index]
         source = changes.get(str(index), cell["source"])
@@ -72,10 +93,9 @@ def run_cells(namespace: dict, cells: list, start: int, changes: dict, flags: in
         except BaseException as error:  # any failure of a cell, as nbgrader sees it
             passed, message = False, first_line(error)
         if cell["graded"]:
-            results[cell["grade_id"]] = [passed, message]
+            report(cell["grade_id"], passed, message)
             if stop_at_failure and not passed:
                 break
-    return results
 
 
 class Children:
@@ -101,9 +121,8 @@ class Children:
                     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
                 cpu = int(timeout) + 5
                 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-                data = json.dumps(run()).encode()
-                while data:
-                    data = data[os.write(write_end, data):]
+                run(lambda grade_id, passed, message: send(write_end, json.dumps([grade_id, passed, message]) + "\n"))
+                send(write_end, "done\n")
             except BaseException:  # noqa: BLE001 -- reported as a crash by the parent
                 code = 70
             finally:
@@ -139,7 +158,8 @@ class Children:
                     os.waitpid(child["pid"], 0)
                     del self.running[fd]
                     os.close(fd)
-                    done.append({"id": child["name"], "status": "timeout", "results": {},
+                    results, _ = parse(child["data"])
+                    done.append({"id": child["name"], "status": "timeout", "results": results,
                                  "message": f"still running after {child['timeout']:.1f}s (time limit)",
                                  "seconds": round(now - child["started"], 3)})
             if not wait:
@@ -150,14 +170,13 @@ class Children:
 
     def finished(self, child: dict, status: int) -> dict:
         seconds = round(time.monotonic() - child["started"], 3)
-        try:
-            results = json.loads(child["data"])
-        except ValueError:
+        results, finished = parse(child["data"])
+        if not finished:
             if os.WIFSIGNALED(status):
                 how = f"killed by signal {signal.Signals(os.WTERMSIG(status)).name}"
             else:
                 how = f"exited with status {os.WEXITSTATUS(status)} without a result"
-            return {"id": child["name"], "status": "crashed", "results": {}, "message": how, "seconds": seconds}
+            return {"id": child["name"], "status": "crashed", "results": results, "message": how, "seconds": seconds}
         failed = [grade_id for grade_id, (passed, _) in results.items() if not passed]
         return {"id": child["name"], "status": "killed" if failed else "survived", "results": results,
                 "message": results[failed[0]][1] if failed else "", "seconds": seconds}
@@ -194,7 +213,8 @@ def run(task: dict, answer) -> None:
     # The reference: the unchanged cells, every graded one, in a child like the mutants'.
     started = time.monotonic()
     first = Children(lambda report: None, 1)
-    first.fork("reference", lambda: run_cells(fresh(), cells, 0, {}, flags, False), task["reference_timeout"], memory_mb)
+    first.fork("reference", lambda report: run_cells(fresh(), cells, 0, {}, flags, False, report), task["reference_timeout"],
+               memory_mb)
     (reference,) = first.collect()
     seconds = time.monotonic() - started
     timeout = task["timeout"] or round(10 * seconds + 5, 1)
@@ -210,8 +230,8 @@ def run(task: dict, answer) -> None:
         while cursor < len(by_start) and by_start[cursor]["start"] == index:
             mutant = by_start[cursor]
             cursor += 1
-            children.fork(mutant["id"], lambda m=mutant, i=index: run_cells(
-                namespace, cells, i, m["changes"], flags, not task["every_test"]), timeout, memory_mb)
+            children.fork(mutant["id"], lambda report, m=mutant, i=index: run_cells(
+                namespace, cells, i, m["changes"], flags, not task["every_test"], report), timeout, memory_mb)
             children.collect(wait=False)
         try:
             exec(compile(cell["source"], f"<cell {cell['grade_id'] or index}>", "exec", flags), namespace)  # noqa: S102
