@@ -145,3 +145,15 @@ MISTAKES: list[dict] = [
                                             "p.data.data -= self.lr * self.weight_decay * p.data.data")},
     ),
 ]
+
+
+# The training cell uses everything above: a mistake that breaks training is caught there too.
+MISTAKES += [
+    dict(
+        name="Adam steps up the gradient, in training",
+        culprit="Adam.step",
+        caught_by="test-training",
+        says="Adam(lr=0.05) on XOR",
+        wrong={"            p.data.data -= step_size * m / denominator\n": "            p.data.data += step_size * m / denominator\n"},
+    ),
+]
