@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_tito
 
-from tito.authoring.mutate import load_equivalents
-from tito.authoring.mutations import solution_regions, source_mutants
-from tito.project import discover_modules
+from tito.authoring.mutate import CodeCell, load_equivalents, run_mutants
+from tito.authoring.mutations import Mutant, solution_regions, source_mutants
+from tito.project import Module, discover_modules
 
 MUTATED = [m for m in discover_modules(ROOT) if solution_regions(m.source.read_text(encoding="utf-8"))]
 SCORE = re.compile(r"mutation score of (\S+): (\d+)/(\d+) non-equivalent mutants killed \(([\d.]+)%\); (\d+) recorded equivalent")
@@ -117,3 +117,22 @@ def test_mutant_ids_survive_edits_elsewhere_in_the_source() -> None:
     assert {i for key, i in before.items() if key[0] == "subtract"} != {i for key, i in after.items() if key[0] == "subtract"}
     ids = [m.id for m in source_mutants(text)]
     assert len(set(ids)) == len(ids), "two mutants share an id"
+
+
+def test_the_runner_kills_mutants_that_loop_allocate_too_much_or_crash(tmp_path: Path) -> None:
+    cells = [CodeCell(0, 0, 0, "block = bytearray(1)", "test-block", True), CodeCell(1, 0, 0, "assert block", "test-after", True)]
+    changed = {
+        "survives": "block = bytearray(2)",
+        "allocates": "block = bytearray(8 << 30)",  # 8 GiB: more than the 512 MB allowed
+        "loops": "while True:\n    pass",
+        "crashes": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)",
+    }
+    mutants = [(Mutant(name, "", "test", 1, name, ()), {0: source}) for name, source in changed.items()]
+    reference, outcomes = run_mutants(ROOT, Module(tmp_path), cells, mutants, workers=2, timeout=2.0, memory_mb=512,
+                                      every_test=False)
+    assert reference["reference"]["status"] == "survived" and reference["timeout"] == 2.0, reference
+    got = {o.mutant.id: (o.status, o.killer, o.message) for o in outcomes}
+    assert got["survives"] == ("survived", "", ""), got
+    assert got["allocates"][:2] == ("killed", "test-block") and got["allocates"][2].startswith("MemoryError"), got
+    assert got["loops"] == ("timeout", "time limit", "still running after 2.0s (time limit)"), got
+    assert got["crashes"] == ("crashed", "crash (killed by signal SIGSEGV)", "killed by signal SIGSEGV"), got

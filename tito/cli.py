@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     mutate.add_argument("module", metavar="MODULE")
     mutate.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="mutants run at once (default: CPUs)")
     mutate.add_argument("--timeout", type=float, metavar="S", help="time limit per mutant (default: 10x the unchanged module's run + 5s)")
-    mutate.add_argument("--memory", type=int, default=4096, metavar="MB", help="address-space limit per mutant (default 4096)")
+    mutate.add_argument("--memory", type=int, default=4096, metavar="MB", help="memory a mutant may map beyond what it starts with (default 4096)")
     mutate.add_argument("--only", metavar="WHAT", help="only mutants of a function (SGD.step), a class, an operator, or an id prefix")
     mutate.add_argument("--sample", type=int, metavar="N", help="a fixed sample of N mutants (the same for the same source)")
     mutate.add_argument("--every-test", action="store_true", help="run every graded test on each mutant, not just up to the first failure")

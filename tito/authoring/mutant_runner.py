@@ -17,7 +17,7 @@ the same), without paying for them again. By default a child stops at the first 
 (the mutant is killed); with "every_test" it runs every cell and reports each graded one.
 
 Every child runs in a process group of its own, dies with this process, and is SIGKILLed at its
-deadline; its address space is capped (a runaway allocation raises MemoryError).
+deadline; its address space may grow by at most "memory_mb" (a runaway allocation raises MemoryError).
 """
 
 import __future__
@@ -59,6 +59,15 @@ def future_flags(cells: list) -> int:
 def first_line(error: BaseException) -> str:
     text = f"{type(error).__name__}: {error}".strip()
     return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+def address_space() -> int:
+    """This process's virtual memory in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
 
 
 def send(fd: int, text: str) -> None:
@@ -116,8 +125,8 @@ class Children:
                 os.close(read_end)
                 os.setpgid(0, 0)
                 die_with_parent()
-                if memory_mb:
-                    limit = memory_mb << 20
+                if memory_mb:  # on top of what the child starts with (a fork shares its parent's mappings)
+                    limit = address_space() + (memory_mb << 20)
                     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
                 cpu = int(timeout) + 5
                 resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
