@@ -8,8 +8,9 @@ tests, visible and hidden (tito/authoring/mutant_runner.py: plain Python, in par
 and memory limit). A mutant is killed when a graded test fails, it times out or it crashes; it
 survives when every graded test passes, i.e. a student who made that slip would keep full marks.
 
-Survivors that are equivalent to the solution (no test could tell them apart) are recorded with
-a one-line reason in `equivalent_mutants.py` next to the source:
+Survivors that are equivalent to the solution (no test could tell them apart, or could only by
+failing answers that follow the instructions) are recorded with a one-line reason in
+`equivalent_mutants.py` next to the source:
 
     EQUIVALENT = [
         dict(id="3f9a01c2c1", mutant="SGD.step: `...` -> `...`", reason="why no test can tell"),

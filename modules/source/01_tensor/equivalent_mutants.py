@@ -2,7 +2,7 @@
 
 Plain data, read by tito/authoring/mutate.py; never shipped to students (it quotes the solution).
 Each entry: id (from `tito mutate`), mutant (what it changes, for the reader), reason (one line: why
-it behaves exactly like the solution).
+no graded test can tell it from the solution, or could only by failing answers that follow the instructions).
 """
 
 EQUIVALENT: list[dict] = [

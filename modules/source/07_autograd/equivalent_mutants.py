@@ -2,7 +2,7 @@
 
 Plain data, read by tito/authoring/mutate.py; never shipped to students (it quotes the solution).
 Each entry: id (from `tito mutate`), mutant (what it changes, for the reader), reason (one line: why
-it behaves exactly like the solution).
+no graded test can tell it from the solution, or could only by failing answers that follow the instructions).
 """
 
 FIRST_CHECK = "Tensor() refuses non-numeric data itself (TypeError naming the type) and the dtype check after it refuses complex"
@@ -27,6 +27,8 @@ EQUIVALENT: list[dict] = [
          reason="summing over an empty tuple of axes with keepdims changes nothing"),
     dict(id="49c66e1562", mutant="mean: `count = np.size(x) // ...` -> `/`",
          reason="the sizes divide exactly, and dividing a float32 array by a Python float keeps float32"),
+    dict(id="a9b1e15d34", mutant="mean: `max(np.size(out), 1)` -> `max(np.size(out), 0)`",
+         reason="differs only when the mean is empty (0 // 0), where the TODO's own `np.size(x) // np.size(out)` fails alike"),
     dict(id="a1a5e25bed", mutant="mean: `max(np.size(out), 1)` -> `max(1, np.size(out))`", reason="max is symmetric"),
     dict(id="2823b30e41", mutant="relu: `np.maximum(x, 0)` -> `np.maximum(0, x)`",
          reason="np.maximum is symmetric, and a Python 0 takes x's dtype on either side"),
