@@ -31,10 +31,12 @@ import difflib
 import json
 import os
 import runpy
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +47,7 @@ from tito.project import Module, TitoError
 EQUIVALENTS = "equivalent_mutants.py"
 RUNNER = Path(__file__).with_name("mutant_runner.py")
 REFERENCE_TIMEOUT = 600.0
+Candidate = tuple[Mutant, dict[int, str]]  # a mutant and the mutated source of each code cell it changes
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def catalogued_mutants(module: Module, text: str) -> list[Mutant]:
     return mutants
 
 
-def module_mutants(module: Module) -> tuple[str, list[CodeCell], list[tuple[Mutant, dict[int, str]]]]:
+def module_mutants(module: Module) -> tuple[str, list[CodeCell], list[Candidate]]:
     """The source, its code cells, and every mutant (systematic, then catalogued) with its changed cells.
 
     Mutants that do not compile, or that make exactly the same cells as an earlier one, are left out
@@ -170,7 +173,7 @@ def load_equivalents(module: Module) -> dict[str, str]:
     return recorded
 
 
-def select_mutants(mutants: list, only: str | None, sample: int | None) -> list:
+def select_mutants(mutants: list[Candidate], only: str | None, sample: int | None) -> list[Candidate]:
     """Mutants matching `only` (an id prefix, a function, a Class, an operator), then a fixed sample of them."""
     if only:
         mutants = [(m, c) for m, c in mutants if m.id.startswith(only) or m.operator == only
@@ -182,8 +185,9 @@ def select_mutants(mutants: list, only: str | None, sample: int | None) -> list:
     return mutants
 
 
-def run_mutants(root: Path, module: Module, cells: list[CodeCell], mutants: list, workers: int,
-                timeout: float | None, memory_mb: int, every_test: bool, progress=None) -> tuple[dict, list[Outcome]]:
+def run_mutants(root: Path, module: Module, cells: list[CodeCell], mutants: list[Candidate], workers: int,
+                timeout: float | None, memory_mb: int, every_test: bool,
+                progress: Callable[[Outcome], None] | None = None) -> tuple[dict, list[Outcome]]:
     """Run the reference and every mutant; (the reference's report, one Outcome per mutant)."""
     task = {
         "root": str(root),
@@ -216,7 +220,7 @@ def run_mutants(root: Path, module: Module, cells: list[CodeCell], mutants: list
             raise TitoError(f"the mutant runner failed:\n{errors.strip()}")
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, 9)
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     if not reference:
         raise TitoError("the mutant runner gave no result for the unchanged module")
@@ -311,7 +315,7 @@ def format_report(report: Report, text: str) -> str:
     return "\n".join(lines)
 
 
-def list_mutants(mutants: list) -> str:
+def list_mutants(mutants: list[Candidate]) -> str:
     return "\n".join(ascii(f"{m.id}  {m.function or '<module>'}  line {m.line}  {m.operator}: {m.description}")
                      for m, _ in mutants)
 
@@ -322,8 +326,7 @@ def mutate_module(root: Path, module: Module, workers: int, timeout: float | Non
     """`tito mutate`: print the report; 1 if a survivor is not recorded or a record is stale, else 0."""
     text, cells, mutants = module_mutants(module)
     if not mutants:
-        raise TitoError(f"{module.source}: nothing to mutate (no code between {'### BEGIN SOLUTION'} and "
-                        f"{'### END SOLUTION'})")
+        raise TitoError(f"{module.source}: nothing to mutate (no code between ### BEGIN SOLUTION and ### END SOLUTION)")
     equivalents = load_equivalents(module)
     existing = {m.id for m, _ in mutants}
     stale = sorted(set(equivalents) - existing)
