@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -210,6 +211,15 @@ def cmd_grades(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mutate(args: argparse.Namespace) -> int:
+    from tito.authoring.mutate import mutate_module
+
+    root = find_root()
+    (module,) = select_modules(root, [args.module])
+    return mutate_module(root, module, args.workers, args.timeout, args.memory, args.only, args.sample,
+                         args.every_test, args.list)
+
+
 def cmd_milestone(args: argparse.Namespace) -> int:
     from tito.student.milestone import run_milestone
 
@@ -259,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     grade.set_defaults(run=cmd_grade)
 
     add_term_commands(commands, course_help)
+
+    mutate = commands.add_parser("mutate", help="authors: mutate the solutions, count the slips the graded tests miss")
+    mutate.add_argument("module", metavar="MODULE")
+    mutate.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N", help="mutants run at once (default: CPUs)")
+    mutate.add_argument("--timeout", type=float, metavar="S", help="time limit per mutant (default: 10x the unchanged module's run + 5s)")
+    mutate.add_argument("--memory", type=int, default=4096, metavar="MB", help="memory a mutant may map beyond what it starts with (default 4096)")
+    mutate.add_argument("--only", metavar="WHAT", help="only mutants of a function (SGD.step), a class, an operator, or an id prefix")
+    mutate.add_argument("--sample", type=int, metavar="N", help="a fixed sample of N mutants (the same for the same source)")
+    mutate.add_argument("--every-test", action="store_true", help="run every graded test on each mutant, not just up to the first failure")
+    mutate.add_argument("--list", action="store_true", help="list the mutants without running them")
+    mutate.set_defaults(run=cmd_mutate)
 
     milestone = commands.add_parser("milestone", help="train a network with tinytorch (no name: list the milestones)")
     milestone.add_argument("name", nargs="?", metavar="NAME", help="e.g. digits")

@@ -900,6 +900,11 @@ def test_tensor_arithmetic():
     expect_error(TypeError, lambda: x * None, ["NoneType"], "Tensor * None")
     expect_error(TypeError, lambda: x / [1, 2, 3], ["list"], "Tensor / list (wrap it in a Tensor first)")
     expect_error(ValueError, lambda: Tensor(np.ones((2, 3))) + Tensor(np.ones(4)), ["(2,3)", "(4,)"], "(2, 3) + (4,)")
+    # Every operator refuses a list (NumPy would take it; we return NotImplemented), both ways round.
+    for name, op in [("-", lambda u, v: u - v), ("/", lambda u, v: u / v), ("**", lambda u, v: u**v)]:
+        expect_error(TypeError, lambda op=op: op(x, [1, 2, 3]), ["list"], f"Tensor {name} list")
+        expect_error(TypeError, lambda op=op: op([1, 2, 3], x), ["list"], f"list {name} Tensor")
+    expect_error(TypeError, lambda: x * [1, 2, 3], ["sequence"], "Tensor * list (Python then tries list * Tensor)")
     ### END HIDDEN TESTS
 
 
@@ -918,7 +923,7 @@ def test_tensor_matmul():
     expect_array((a @ Tensor([1, 1])).data, [3, 7, 11], np.float32, "(3, 2) @ (2,)")
     got = np.eye(3) @ a
     assert isinstance(got, Tensor), f"ndarray @ Tensor: expected a Tensor, got {type(got).__name__}"
-    expect_error(ValueError, lambda: a @ a, ["(3, 2)"], "(3, 2) @ (3, 2)")
+    expect_error(ValueError, lambda: a @ a, ["(3, 2)", "mismatch"], "(3, 2) @ (3, 2)")
     ### BEGIN HIDDEN TESTS
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 4, 3))
@@ -935,6 +940,7 @@ def test_tensor_matmul():
         )
     expect_error(ValueError, lambda: Tensor(2.0).matmul(Tensor([1.0])), ["()", "(1,)"], "0-D @ 1-D")
     expect_error(TypeError, lambda: a @ 2, ["int"], "Tensor @ 2")
+    expect_array(a.matmul([[1, 0], [0, 1]]).data, a.data, np.float32, "a.matmul(a nested list)")
     ### END HIDDEN TESTS
 
 
@@ -1028,6 +1034,9 @@ def test_standardize():
     z = standardize(Tensor([[1, 10], [3, 30]]))
     assert isinstance(z, Tensor), f"standardize: expected a Tensor, got {type(z).__name__}"
     expect_array(z.data, [[-1, -1], [1, 1]], np.float32, "standardize([[1, 10], [3, 30]])")
+    # With eps = 1 the division by (sigma + eps) shows: mu = [1, 20], sigma = [1, 10].
+    z = standardize(Tensor([[0, 10], [2, 30]]), eps=1.0)
+    expect_array(z.data, [[-0.5, -10 / 11], [0.5, 10 / 11]], np.float32, "standardize([[0, 10], [2, 30]], eps=1): (x - mu) / (sigma + eps)")
     ### BEGIN HIDDEN TESTS
     rng = np.random.default_rng(5)
     data = rng.normal(loc=[3.0, -20.0, 0.0], scale=[0.5, 40.0, 2.0], size=(200, 3)).astype(np.float32)

@@ -252,7 +252,7 @@ def test_variable():
     assert z.requires_grad is False, "Variable(..., requires_grad=False) should not require grad"
     t = Tensor(np.ones(2))
     assert Variable(t).data is t, "Variable(tensor) should keep that very Tensor (no copy)"
-    for bad in ("five", None, ["a", "b"]):
+    for bad in ("five", None, ["a", "b"], np.array([1 + 2j])):
         try:
             Variable(bad)
         except TypeError:
@@ -268,6 +268,12 @@ def test_variable():
     ### BEGIN HIDDEN TESTS
     assert Variable(Variable(2.0)).data.data.item() == 2.0
     assert Variable(np.arange(3)).data.data.dtype.kind == "i"
+    try:
+        Variable(Tensor(np.array([1j])))
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("Variable(a Tensor of complex numbers) should raise TypeError: a Variable holds real numbers")
     ### END HIDDEN TESTS
 
 
@@ -1205,10 +1211,12 @@ def test_backpropagate():
     left, right = Variable(np.ones(2)), Variable(np.ones(2))
     (left + right).backward()
     assert grad_of(left) is not grad_of(right), "backward: two leaves share one gradient array; store a copy, np.array(g)"
+    assert left.grad.requires_grad is False, "backward: a gradient is a constant; make x.grad with requires_grad=False"
     w = Variable(2.0)
     (w * 3.0).backward()
     (w * 4.0).backward()
     expect_grad("w*3 then w*4, two backward calls (leaf gradients accumulate)", "w", w, 7.0)
+    assert w.grad.requires_grad is False, "backward: an accumulated gradient is a constant too; requires_grad=False"
     start = Variable(1.0)
     chain = start
     for _ in range(10_000):
@@ -1306,6 +1314,10 @@ def test_unbroadcast():
     assert np.allclose(weighted, [[3.0, 5.0, 7.0]]), f"unbroadcast([[0,1,2],[3,4,5]], (1, 3)): expected [[3, 5, 7]], got {weighted}"
     ### BEGIN HIDDEN TESTS
     assert np.allclose(unbroadcast(np.ones((3, 1, 4)), (1, 1)), [[12.0]])
+    empty = unbroadcast(np.ones((0, 3)), (1, 3))
+    assert np.shape(empty) == (1, 3) and np.allclose(empty, 0.0), (
+        f"unbroadcast from (0, 3) to (1, 3) (an empty batch): expected zeros of shape (1, 3), got {empty!r}"
+    )
     ### END HIDDEN TESTS
 
 
@@ -1684,6 +1696,8 @@ def test_elementwise():
     out, d = derivative(relu, [-1.0, 2.0])
     assert np.allclose(out, [0.0, 2.0]), f"relu([-1, 2]) should be [0, 2], got {out}"
     assert np.allclose(d, [0.0, 1.0]), f"relu at [-1, 2]: d/dx should be [0, 1], got {d}"
+    _, d = derivative(relu, [0.0])
+    assert np.allclose(d, [0.0]), f"relu at 0: d/dx should be 0 (the gradient passes only where x > 0), got {d}"
     out, d = derivative(sigmoid, [0.0, 2.0])
     s2 = 1 / (1 + np.exp(-2.0))
     assert np.allclose(out, [0.5, s2]), f"sigmoid at [0, 2] should be [0.5, {s2:.4f}], got {out}"
@@ -1800,6 +1814,18 @@ def test_softmax_cross_entropy():
         big_loss.backward()
     assert np.isclose(big_loss.data.data, 500.0), f"logits [[1000, 0], [0, 1000]], targets [0, 0]: loss 500, got {big_loss.data.data}"
     expect_grad("softmax_cross_entropy with logits of 1000", "logits", big, np.array([[0.0, 0.0], [-0.5, 0.5]]))
+    # Rows of very different scale: each row must be shifted by its own maximum, not the batch's.
+    mixed = Variable(np.array([[1000.0, 0.0], [-1000.0, -999.0]]))
+    with np.errstate(all="ignore"):
+        mixed_loss = softmax_cross_entropy(mixed, np.array([0, 1]))
+        mixed_loss.backward()
+    expected = np.log1p(np.exp(-1.0)) / 2
+    assert np.isclose(mixed_loss.data.data, expected), (
+        f"logits [[1000, 0], [-1000, -999]], targets [0, 1]: loss {expected:.5f}, got {mixed_loss.data.data} "
+        "(shift each row by its own maximum: logits.max(axis=1, keepdims=True))"
+    )
+    p = 1 / (1 + np.e)
+    expect_grad("softmax_cross_entropy, rows [1000, 0] and [-1000, -999]", "logits", mixed, np.array([[0.0, 0.0], [p, -p]]) / 2)
     z32 = Variable(np.zeros((4, 3), dtype=np.float32))
     l32 = softmax_cross_entropy(z32, [0, 1, 2, 0])
     l32.backward()

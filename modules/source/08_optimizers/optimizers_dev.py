@@ -240,10 +240,18 @@ def test_sgd_plain():
     opt.step()
     opt.step()
     assert np.allclose(values(p), [0.85, -2.075]), f"SGD(lr=0.1), 2 more steps: expected [0.85, -2.075], got {values(p)}"
-    # A parameter without a gradient is skipped.
+    # A parameter without a gradient is skipped; the parameters after it still move.
     frozen = param([5.0], grad=None)
     SGD([frozen, p], lr=0.1).step()
     assert np.array_equal(values(frozen), [5.0]), f"a parameter with grad None must not move, got {values(frozen)}"
+    assert np.allclose(values(p), [0.8, -2.1]), (
+        f"SGD: a parameter listed after one with grad None must still move, to [0.8, -2.1], got {values(p)} "
+        "(skip the parameter without a gradient with `continue`; `return` or `break` would skip the rest too)"
+    )
+    # The update is in place: the parameter keeps its array, so everything holding it sees the new values.
+    array = values(p)
+    SGD([p], lr=0.1).step()
+    assert values(p) is array, "SGD.step() must update p.data.data in place (p.data.data -= ...), not replace the array"
     ### BEGIN HIDDEN TESTS
     rng = np.random.default_rng(0)
     w0, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
@@ -306,6 +314,9 @@ def test_sgd_weight_decay():
     opt.step()  # g = 1 + 1 = 2, b = 2, r = 2 - 0.2 = 1.8
     opt.step()  # g = 1 + 0.9 = 1.9, b = 0.5*2 + 1.9 = 2.9, r = 1.8 - 0.29 = 1.51
     assert np.allclose(values(r), [1.51]), values(r)
+    s = param([3.0], grad=[1.0])
+    SGD([s], lr=0.1, weight_decay=1.0).step()  # g = 1 + 1*3 = 4
+    assert np.allclose(values(s), [2.6]), f"SGD(lr=0.1, weight_decay=1.0), p=3, g=1: g + p = 4, expected 2.6, got {values(s)}"
     ### END HIDDEN TESTS
 
 
@@ -353,6 +364,12 @@ def test_sgd_momentum():
         opt.step()
     total = sum((1 - mu**j) / (1 - mu) for j in range(1, k + 1))
     assert np.allclose(values(w), w0 - lr * total * g)
+    # momentum=1 keeps every gradient: b = 1, 2, 3 for a constant gradient 1.
+    u = param([0.0], grad=[1.0])
+    opt = SGD([u], lr=0.1, momentum=1.0)
+    for _ in range(3):
+        opt.step()
+    assert np.allclose(values(u), [-0.6]), f"SGD(lr=0.1, momentum=1.0), g=1, 3 steps: b = 1, 2, 3, expected -0.6, got {values(u)}"
     ### END HIDDEN TESTS
 
 
@@ -508,6 +525,13 @@ def test_adam_first_step():
     q = param([[0.0, 0.0], [0.0, 0.0]], grad=[[1e-4, -5.0], [2.0, -1e3]])
     Adam([q], lr=0.1, betas=(0.8, 0.99)).step()
     assert np.allclose(values(q), [[-0.1, 0.1], [-0.1, 0.1]], atol=1e-5)
+    # The state after one step: m = (1 - beta1) g, v = (1 - beta2) g^2, one step counted.
+    r = param([1.0, 1.0], grad=[2.0, -4.0])
+    opt = Adam([r], lr=0.1, betas=(0.8, 0.9))
+    opt.step()
+    assert np.allclose(opt.m[0], [0.4, -0.8]), f"Adam state: after one step opt.m[0] should be (1 - beta1) * g = [0.4, -0.8], got {opt.m[0]}"
+    assert np.allclose(opt.v[0], [0.4, 1.6]), f"Adam state: after one step opt.v[0] should be (1 - beta2) * g**2 = [0.4, 1.6], got {opt.v[0]}"
+    assert opt.t == [1], f"Adam state: after one step opt.t should be [1], got {opt.t}"
     ### END HIDDEN TESTS
 
 
@@ -541,6 +565,27 @@ def test_adam_steps():
         f"Adam(lr=0.1, weight_decay=0.25), p=2, g=0: g + 0.25*p = 0.5 and a first step moves by lr, "
         f"expected 1.9, got {values(w)[0]:.6f} (torch.optim.Adam adds weight decay to g; AdamW would give 1.95)"
     )
+    # Weight decay over two steps (lr=0.1, betas=(0.5, 0.75), eps=0.1, weight_decay=0.5; p = 2, g = 1 both times):
+    #   step 1: g + 0.5*p = 2, m = 1, v = 1, m_hat = 2, v_hat = 4:  p = 2 - 0.1 * 2 / (2 + 0.1)
+    #   step 2: g + 0.5*p with the new p; m and v carry over, as above
+    d = param([2.0], grad=[1.0])
+    opt = Adam([d], lr=0.1, betas=(0.5, 0.75), eps=0.1, weight_decay=0.5)
+    opt.step()
+    after_one = 2 - 0.1 * 2 / (2 + 0.1)
+    assert np.allclose(values(d), [after_one]), (
+        f"Adam(lr=0.1, betas=(0.5, 0.75), eps=0.1, weight_decay=0.5), p=2, g=1, step 1: g + 0.5*p = 2, "
+        f"expected {after_one:.6f}, got {values(d)[0]:.6f}"
+    )
+    opt.step()
+    g2 = 1 + 0.5 * after_one
+    m2, v2 = 0.5 * 1 + 0.5 * g2, 0.75 * 1 + 0.25 * g2**2
+    after_two = after_one - 0.1 * (m2 / 0.75) / (np.sqrt(v2 / 0.4375) + 0.1)
+    assert np.allclose(values(d), [after_two]), (
+        f"Adam with weight_decay=0.5, step 2: g + 0.5*p = {g2:.6f}, expected {after_two:.6f}, got {values(d)[0]:.6f}"
+    )
+    assert np.array_equal(d.grad.data.data, [1.0]), (
+        f"Adam.step() must not change p.grad: add weight decay into a new array (g = g + wd * p), got {d.grad.data.data}"
+    )
     ### BEGIN HIDDEN TESTS
     # A constant gradient keeps m_hat = g and v_hat = g^2 on every step: each step moves lr*g/(|g|+eps).
     rng = np.random.default_rng(2)
@@ -550,6 +595,10 @@ def test_adam_steps():
     for _ in range(7):
         opt.step()
     assert np.allclose(values(w), w0 - 7 * 0.02 * g / (np.abs(g) + 1e-3))
+    # weight_decay=1 (eps=1 so the size of g shows): g = 1 + 1*1 = 2, p = 1 - 0.1 * 2 / (2 + 1)
+    e = param([1.0], grad=[1.0])
+    Adam([e], lr=0.1, eps=1.0, weight_decay=1.0).step()
+    assert np.allclose(values(e), [1 - 0.1 * 2 / 3]), f"Adam(lr=0.1, eps=1, weight_decay=1), p=1, g=1: expected 0.933333, got {values(e)}"
     ### END HIDDEN TESTS
 
 
@@ -580,6 +629,12 @@ def test_skip_and_dtype():
         f"Adam: b's first real step (at the optimizer's step 2) should move it by lr, to 0.9, got {values(b)[0]:.6f} "
         "(count steps per parameter)"
     )
+    frozen, c = param([1.0], grad=None), param([1.0], grad=[2.0])
+    Adam([frozen, c], lr=0.1).step()
+    assert np.allclose(values(c), [0.9]), (
+        f"Adam: a parameter listed after one with grad None must still move, to 0.9, got {values(c)[0]:.6f} "
+        "(skip the parameter without a gradient with `continue`; `return` or `break` would skip the rest too)"
+    )
     for make in [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), lambda ps: Adam(ps, weight_decay=0.01)]:
         p = param([[1.0, 2.0]], grad=[[0.5, -0.5]], dtype=np.float32)
         opt = make([p])
@@ -592,7 +647,9 @@ def test_skip_and_dtype():
     p = param([1.0, 2.0], grad=[0.5, -0.5], dtype=np.float32)
     opt = Adam([p], lr=0.1)
     opt.step()
-    assert opt.m[0].dtype == np.float32 and opt.v[0].dtype == np.float32
+    assert opt.m[0].dtype == np.float32 and opt.v[0].dtype == np.float32, (
+        f"Adam state: m and v should have the parameter's dtype float32 (np.zeros_like), got {opt.m[0].dtype} and {opt.v[0].dtype}"
+    )
     s = param([3.0], grad=None)
     opt = SGD([s], lr=0.1, momentum=0.9)
     opt.step()
