@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,16 +45,20 @@ def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from tito.course.distribution import NAME
     from tito.course.release import release_modules
+    from tito.course.reveal import revealed_modules
 
     root = find_root()
     modules = select_modules(root, args.modules)
     course = course_of(args, root)
     started = time.perf_counter()
-    kits = release_modules(root, course, modules)
+    kits = release_modules(root, course, modules, select_modules(root, args.reveal) if args.reveal else [])
     print(f"released {len(modules)} module(s) into {course.root} in {time.perf_counter() - started:.1f}s")
     for module, kit in zip(modules, kits, strict=True):
         print(f"  {module.id:<16} release/{module.id}/{module.name}.ipynb  student kit: {kit.relative_to(course.root)}/")
+    print(f"student distribution: student/{NAME}/ and student/{NAME}.zip "
+          f"(revealed modules: {', '.join(sorted(revealed_modules(course))) or 'none'})")
     return 0
 
 
@@ -79,12 +84,14 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_milestone(args: argparse.Namespace) -> int:
     from tito.student.milestone import run_milestone
 
-    return run_milestone(find_root(), args.name, args.args)
+    return run_milestone(None, args.name, args.args)  # the milestones and the tinytorch of where you are
+
+
+def default_workers() -> int:  # tito.grading.grade's, without importing grading (and nbformat) for --help
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tito.grading.grade import default_workers
-
     parser = argparse.ArgumentParser(prog="tito", description="tinytorch course tool")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -100,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("modules", nargs="*", metavar="MODULE", help="default: all")
     release.add_argument("--course", metavar="DIR", help=course_help)
     release.add_argument("--db-url", metavar="URL", help="gradebook database (default: sqlite in the course folder)")
+    release.add_argument("--reveal", action="append", default=[], metavar="MODULE",
+                         help="give students this module's reference answers from now on (recorded in the course)")
     release.set_defaults(run=cmd_release)
 
     check = commands.add_parser("check", help="run your notebook in a fresh kernel and show each graded test")
@@ -125,10 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from tito.imports import import_jsonschema_quickly, missing_module_message
+
     try:
+        import_jsonschema_quickly()  # before any command reads a notebook
         return args.run(args)
     except TitoError as error:
         print(f"tito {args.command}: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:  # tito installed without its extras
+        if error.name and error.name.split(".")[0] in ("tito", "tinytorch"):
+            raise
+        print(f"tito {args.command}: {missing_module_message(error)}", file=sys.stderr)
         return 1
 
 
