@@ -244,6 +244,11 @@ def test_the_students_own_tool_exports_and_checks_in_the_distribution(term: dict
     # The visible tests pass (hidden ones catch these mistakes) in the student's own environment.
     assert "PASS  test-as-array-bad-input" in term["checks"]["01_tensor"].stdout
     assert re.search(r"PASS  test-variable +5/5", term["checks"]["07_autograd"].stdout), term["checks"]["07_autograd"].stdout
+    # The tool is what check, export and milestone import: nothing of release, grading or the verifier.
+    shipped = {p.relative_to(term["course"] / "student").as_posix() for p in (term["course"] / "student").rglob("*.py")}
+    tool = {name.split("/tool/", 1)[1] for name in shipped if "/tool/" in name}
+    assert {"tito/student/cli.py", "tito/student/check.py", "tito/grading/student_view.py"} <= tool, tool
+    assert not {name for name in shipped if re.search(r"(grade|gradebook|feedback|verifier|verdict|release|kit|mistakes)\.py$", name)}
     # Installed: the tool and JupyterLab; never tinytorch, never nbgrader.
     probe = subprocess.run([str(student_tool / "python"), "-c",
                             "import importlib.util as u; print([m for m in ('tinytorch', 'nbgrader', 'jupyterlab', 'hypothesis', 'tito') if u.find_spec(m)])"],
@@ -297,6 +302,10 @@ def test_kits_stub_earlier_modules_until_revealed_and_take_the_students_export(p
     assert (grading / "tinytorch" / "core" / "tensor.py").read_text(encoding="utf-8") == reference_tensor
     stub_tensor = (kit / "tinytorch" / "core" / "tensor.py").read_text(encoding="utf-8")
     assert "raise NotImplementedError()" in stub_tensor and stub_tensor != reference_tensor
+    # 01 was never released in this course: its stubs come from its source, solutions cleared.
+    tensor_source = read_source(project_copy / "modules" / "source" / "01_tensor" / "tensor_dev.py")
+    secrets = not_quoted(solution_lines(tensor_source), lines_outside_blocks(tensor_source))
+    assert len(secrets) > 10 and not leaks({"tensor.py": stub_tensor}, secrets), leaks({"tensor.py": stub_tensor}, secrets)
     for package in (kit, grading):
         stubbed = (package / "tinytorch" / "core" / "ops.py").read_text(encoding="utf-8")
         assert stubbed.count("raise NotImplementedError()") == 2 and "a.data + b.data" not in stubbed

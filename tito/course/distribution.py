@@ -60,8 +60,8 @@ def module_files(module: str) -> list[Path]:
 
 def tool_files(entry: str = TOOL_ENTRY) -> list[Path]:
     """Every tito source file `entry` imports, directly or not (imports inside functions too), and
-    the ones they load by file name (the warm starter loads "jail.py"): the student's tool is exactly
-    what its commands can run, and nothing of release or grading."""
+    the files beside them that they load by name (the warm starter loads "jail.py"): the student's
+    tool is exactly what its commands can run, and nothing of release, grading or the verifier."""
     seen: set[Path] = set()
     todo = [entry]
     while todo:
@@ -71,7 +71,9 @@ def tool_files(entry: str = TOOL_ENTRY) -> list[Path]:
             seen.add(path)
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and SCRIPT_NAME.match(node.value):
-                    todo += [".".join(f.relative_to(TITO.parent).with_suffix("").parts) for f in TITO.rglob(node.value)]
+                    beside = path.with_name(node.value)
+                    if beside.is_file():
+                        todo.append(".".join(beside.relative_to(TITO.parent).with_suffix("").parts))
                 elif isinstance(node, ast.Import):
                     todo += [alias.name for alias in node.names if alias.name.split(".")[0] == "tito"]
                 elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tito":
