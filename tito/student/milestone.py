@@ -88,13 +88,14 @@ def stubbed_functions(path: Path) -> list[str]:
     return names
 
 
-def notebook_exporting(module: str, folder: Path) -> str:
-    """The notebook in `folder` that exports `module` ('tinytorch.core.autograd'), for the message."""
+def what_to_export(module: str, folder: Path) -> tuple[str, str]:
+    """(where the code goes, the command) for `module` ('tinytorch.core.autograd'): the notebook in
+    `folder` that exports it, else a description of that notebook."""
     line = f"#| default_exp {module.split('.', 1)[1]}"
     for notebook in sorted(folder.glob("*.ipynb")):
         if line in notebook.read_text(encoding="utf-8", errors="replace"):
-            return notebook.name
-    return "NOTEBOOK"
+            return notebook.name, f"`tito export {notebook.name}`"
+    return f"your notebook with `{line}`", "`tito export` on it, in this folder"
 
 
 def unfinished(script: Path, package: Path) -> list[str]:
@@ -108,15 +109,14 @@ def unfinished(script: Path, package: Path) -> list[str]:
         seen.add(module)
         path = package.parent.joinpath(*module.split(".")).with_suffix(".py")
         relative = path.relative_to(package.parent)
-        notebook = notebook_exporting(module, package.parent)
+        notebook, command = what_to_export(module, package.parent)
         if not path.is_file():
-            problems.append(f"{relative} is missing: export your notebook of it (`tito export {notebook}`)")
+            problems.append(f"{relative} is missing: {command} ({notebook})")
             continue
         stubs = stubbed_functions(path)
         if stubs:
             shown = ", ".join(stubs[:6]) + (f" and {len(stubs) - 6} more" if len(stubs) > 6 else "")
-            problems.append(f"{relative} still has stubs ({shown}): fill them in {notebook} and run "
-                            f"`tito export {notebook}`")
+            problems.append(f"{relative} still has stubs ({shown}): fill them in {notebook} and run {command}")
         todo += sorted(tinytorch_imports(path) - seen)
     return problems
 
