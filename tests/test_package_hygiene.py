@@ -3,6 +3,7 @@ traceback, and the wheel carries an SPDX licence and its LICENSE file."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -56,7 +57,13 @@ def test_a_missing_extra_is_named_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_the_wheel_has_an_spdx_licence_and_the_license_file(tmp_path: Path) -> None:
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+    project = tmp_path / "project"  # a copy: building writes build/ and *.egg-info next to the sources
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, project / name)
+    for name in ("tinytorch", "tito"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(project)],
                            capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr
     assert "deprecated" not in built.stderr.lower(), f"the build warns:\n{built.stderr}"
