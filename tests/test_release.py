@@ -256,14 +256,16 @@ def test_the_students_own_tool_exports_and_checks_in_the_distribution(term: dict
     assert probe.stdout.strip() == "['jupyterlab', 'hypothesis', 'tito']", probe.stdout + probe.stderr
 
 
-def test_student_notebooks_name_no_file_the_student_lacks(term: dict) -> None:
+def test_what_students_read_names_no_file_they_lack(term: dict) -> None:
     distribution = term["course"] / "student" / "tinytorch-student"
     mentioned = re.compile(r"`([\w./-]+\.(?:py|ipynb|npz|json|png|md|csv|txt))`")
-    for notebook in sorted(distribution.glob("*.ipynb")):
-        text = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"])
-        for name in set(mentioned.findall(text)):
+    readable = [*distribution.glob("*.ipynb"), *distribution.glob("*.md"), *(distribution / "tinytorch").rglob("*.py")]
+    assert len(readable) >= len(term["modules"]) * 2 + 1
+    for path in sorted(readable):
+        text = student_texts(path)[str(path)]
+        for name in set(mentioned.findall(text)) - {"NOTEBOOK.ipynb"}:
             assert (distribution / name).exists() or list(distribution.rglob(Path(name).name)), (
-                f"{notebook.name} names {name}, which the student distribution does not have")
+                f"{path.name} names {name}, which the student distribution does not have")
 
 
 @pytest.mark.parametrize("module", discover_modules(ROOT), ids=lambda m: m.id)

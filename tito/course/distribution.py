@@ -217,6 +217,8 @@ def build_distribution(project_root: Path, course: Course) -> Path:
         modules=rows,
         first=f"{released[0].name}.ipynb",
         milestones=", ".join(f"`tito milestone {name}`" for name in milestones) or "none yet",
+        milestone_files="\n- `milestones/`: the milestone scripts and their small data sets (licence and provenance\n"
+                        "  in `milestones/data/README.md`)." if milestones else "",
     ), encoding="utf-8")
     zip_folder(target)
     return target

@@ -38,14 +38,30 @@ def grading_package(course: Course, module: Module) -> Path:
     return course.root / "grading_kit" / module.id / PACKAGE
 
 
-def package_skeleton(project_root: Path, package: Path) -> None:
-    """The package's `__init__.py` files, copied from the project's package."""
+STUDENT_DOCSTRING = '''"""tinytorch: the package you build in this course, one module at a time.
+
+Each file under tinytorch/core/ comes from one of your notebooks: `tito export NOTEBOOK` writes the
+notebook's `#| export` cells into it. Until you export a module, its file holds stubs that raise
+NotImplementedError.
+"""
+'''
+
+
+def package_skeleton(project_root: Path, package: Path, for_students: bool = True) -> None:
+    """The package's `__init__.py` files, copied from the project's package; for students, the top
+    one's docstring speaks of their notebooks (the project's names files they do not have)."""
     reference = project_root / PACKAGE
     for init in reference.rglob("__init__.py"):
         if "__pycache__" not in init.parts:
             target = package / init.relative_to(reference)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(init, target)
+    top = package / "__init__.py"
+    if for_students and top.is_file():
+        text = top.read_text(encoding="utf-8")
+        if text.startswith('"""') and text.count('"""') >= 2:
+            text = text[text.index('"""', 3) + 3:].lstrip("\n")
+        top.write_text(STUDENT_DOCSTRING + ("\n" + text if text else ""), encoding="utf-8")
 
 
 def copy_reference(project_root: Path, module: Module, package: Path) -> None:
@@ -105,7 +121,7 @@ def earlier_modules(project_root: Path, module: Module) -> list[Module]:
 
 def build_grading_kit(project_root: Path, course: Course, module: Module) -> Path:
     folder = fresh_folder(grading_package(course, module).parent)
-    package_skeleton(project_root, folder / PACKAGE)
+    package_skeleton(project_root, folder / PACKAGE, for_students=False)
     for earlier in earlier_modules(project_root, module):
         copy_reference(project_root, earlier, folder / PACKAGE)
     export_stubs(course, module, folder)
