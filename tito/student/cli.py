@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("export", "check"):  # the commands that read notebooks (tito/imports.py)
+            from tito.imports import import_jsonschema_quickly
+
+            import_jsonschema_quickly()
         return args.run(args)
     except TitoError as error:
         print(f"tito {args.command}: {error}", file=sys.stderr)
