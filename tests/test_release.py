@@ -154,6 +154,7 @@ def term(tmp_path_factory, student_tool: Path) -> dict:
         shutil.copy(submitted[module.id], home / f"{module.name}.ipynb")
         exports[module.id] = run_student_tito(student_tool, "export", f"{module.name}.ipynb", cwd=home).stdout
         checks[module.id] = run_student_tito(student_tool, "check", f"{module.name}.ipynb", cwd=home, check=False)
+    milestone = run_student_tito(student_tool, "milestone", "digits", "--epochs", "1", "--out", str(top / "out"), cwd=home)
 
     before_reveal = {
         **{f"tito check {m}": result.stdout + result.stderr for m, result in checks.items()},
@@ -165,7 +166,7 @@ def term(tmp_path_factory, student_tool: Path) -> dict:
     everywhere_outside = set().union(*(lines_outside_blocks(nb) for nb in sources.values()))  # not secret anywhere
     return {
         "course": course, "home": home, "modules": modules, "submitted": submitted, "checks": checks,
-        "exports": exports, "before": before_reveal, "after": after_reveal, "reveal_stdout": revealed.stdout,
+        "exports": exports, "milestone": milestone.stdout, "before": before_reveal, "after": after_reveal, "reveal_stdout": revealed.stdout,
         "hidden": {m: not_quoted(hidden_test_lines(nb), everywhere_outside) for m, nb in sources.items()},
         "answers": {m: not_quoted(answer_lines(nb), everywhere_outside) for m, nb in sources.items()},
     }
@@ -244,6 +245,9 @@ def test_the_students_own_tool_exports_and_checks_in_the_distribution(term: dict
     # The visible tests pass (hidden ones catch these mistakes) in the student's own environment.
     assert "PASS  test-as-array-bad-input" in term["checks"]["01_tensor"].stdout
     assert re.search(r"PASS  test-variable +5/5", term["checks"]["07_autograd"].stdout), term["checks"]["07_autograd"].stdout
+    # Their milestone trains with their own exports.
+    assert f"milestone digits: training with {home / 'tinytorch'}" in term["milestone"], term["milestone"]
+    assert re.search(r"^digits: test accuracy \d+\.\d\d%", term["milestone"], re.MULTILINE), term["milestone"]
     # The tool is what check, export and milestone import: nothing of release, grading or the verifier.
     shipped = {p.relative_to(term["course"] / "student").as_posix() for p in (term["course"] / "student").rglob("*.py")}
     tool = {name.split("/tool/", 1)[1] for name in shipped if "/tool/" in name}
