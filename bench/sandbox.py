@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 import sample_submissions as samples  # noqa: E402
 
+from tito.course.kit import grading_package  # noqa: E402
 from tito.course.layout import Course  # noqa: E402
 from tito.grading.execute import execute_submission, read_kit  # noqa: E402
 from tito.project import select_modules  # noqa: E402
@@ -44,7 +45,7 @@ def main() -> int:
     release = nbformat.read(course.release_notebook(module), as_version=4)
     source = nbformat.read(course.source_notebook(module), as_version=4)
     perfect = samples.filled_in(release, source)
-    kit = read_kit(course.kit(module) / "tinytorch")
+    kit = read_kit(grading_package(course, module))
     imports = trusted_imports([source], f"tinytorch.{module.default_exp}")
     base = {"student": "bench", "notebooks": {module.name: nbformat.writes(perfect)}, "kit": kit, "timeout": 300}
     ways = {

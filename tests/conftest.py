@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -33,3 +34,29 @@ def project_copy(tmp_path: Path) -> Path:
     )
     shutil.copytree(ROOT / "tinytorch", copy / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
     return copy
+
+
+@pytest.fixture(scope="session")
+def student_tool(tmp_path_factory) -> Path:
+    """A fresh virtual environment holding the student distribution's tool, installed as its README
+    says (`pip install ./tool` in tinytorch-student/): no tinytorch, no nbgrader. Its bin/ folder.
+    Made once per session, in about 25 s: this environment's pip installs into it (`--python`: no
+    pip of its own to set up) without compiling bytecode (the slowest part on a loaded machine)."""
+    home = tmp_path_factory.mktemp("student_tool")
+    run_tito("release", "01_tensor", "--course", str(home / "course"), cwd=ROOT)
+    distribution = home / "course" / "student" / "tinytorch-student"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(home / "venv")], check=True, timeout=300)
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(home / "venv" / "bin" / "python"), "install",
+                              "--quiet", "--no-compile", "./tool"], cwd=distribution, capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, f"installing the student tool failed:\n{install.stderr[-4000:]}"
+    return home / "venv" / "bin"
+
+
+def run_student_tito(bin_folder: Path, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """The student's `tito`, as a student runs it: their environment's bin/ first on PATH."""
+    env = dict(os.environ, PATH=f"{bin_folder}{os.pathsep}{os.environ['PATH']}")
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([str(bin_folder / "tito"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"student tito {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result

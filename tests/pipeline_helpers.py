@@ -102,3 +102,31 @@ def solution_lines(nb: nbformat.NotebookNode) -> set[str]:
             elif text:
                 (inside if hidden else outside).add(text)
     return inside - outside
+
+
+def block_lines(nb: nbformat.NotebookNode, begin: str, end: str) -> set[str]:
+    """Lines inside `begin`..`end` blocks (e.g. the hidden tests) that appear nowhere outside any
+    solution or hidden-test block of `nb`."""
+    inside, outside = set(), set()
+    for cell in nb.cells:
+        block = None
+        for line in cell.source.splitlines():
+            text = line.strip()
+            if text in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+                block = text
+            elif text in ("### END SOLUTION", "### END HIDDEN TESTS"):
+                block = None
+            elif text:
+                if block == begin:
+                    inside.add(text)
+                elif block is None:
+                    outside.add(text)
+    return inside - outside
+
+
+def hidden_test_lines(nb: nbformat.NotebookNode) -> set[str]:
+    return block_lines(nb, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def answer_lines(nb: nbformat.NotebookNode) -> set[str]:
+    return block_lines(nb, "### BEGIN SOLUTION", "### END SOLUTION")

@@ -1,10 +1,14 @@
-"""The student release in real JupyterLab, driven in Debian's headless Chromium by Playwright.
+"""The student distribution in real JupyterLab, driven in Debian's headless Chromium by Playwright.
 
-A student opens the 07_autograd notebook of their kit, runs everything and meets the first stub;
-types an implementation of `Variable.__init__` into its TODO cell, runs again and sees that cell's
-graded test pass; saves; `tito check` on the saved file agrees. A screenshot is kept in
-`artifacts/` (git-ignored). Nothing here is skipped: a missing browser or package is a failure
-that says how to install it (`make test` installs both).
+The student's side only: the instructor releases 01_tensor and 07_autograd; the student unpacks
+the distribution, has the environment its README installs (the `student_tool` fixture: the tool,
+JupyterLab, no nbgrader, no tinytorch), has finished 01 (`tito export tensor.ipynb` with their own
+tito), and starts JupyterLab from that environment in their folder. No nbgrader menu or sidebar is
+on the page. They open autograd.ipynb, run everything and meet the first stub; type an
+implementation of `Variable.__init__` into its TODO cell, run again and see that cell's graded test
+pass; save; their `tito check` on the saved file agrees. A screenshot is kept in `artifacts/`
+(git-ignored). Nothing here is skipped: a missing browser or package is a failure that says how to
+install it (`make test` installs both).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +28,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, run_tito
+from conftest import ROOT, run_student_tito, run_tito
+
+sys.path.insert(0, str(ROOT / "examples"))
+from sample_submissions import filled_in  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
@@ -64,9 +72,17 @@ def require_browser_tools() -> None:
 
 
 @pytest.fixture
-def kit(tmp_path: Path) -> Path:
-    run_tito("release", MODULE, "--course", str(tmp_path / "course"), cwd=ROOT)
-    return tmp_path / "course" / "kit" / MODULE
+def kit(tmp_path: Path, student_tool: Path) -> Path:
+    """The student's folder: the distribution as handed out, with their finished 01 exported."""
+    course = tmp_path / "course"
+    run_tito("release", "01_tensor", MODULE, "--course", str(course), cwd=ROOT)
+    folder = tmp_path / "home" / "tinytorch-student"
+    shutil.copytree(course / "student" / "tinytorch-student", folder)
+    release = nbformat.read(folder / "tensor.ipynb", as_version=4)
+    nbformat.write(filled_in(release, nbformat.read(course / "source" / "01_tensor" / "tensor.ipynb", as_version=4)),
+                   folder / "tensor.ipynb")
+    run_student_tito(student_tool, "export", "tensor.ipynb", cwd=folder)
+    return folder
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -75,10 +91,11 @@ def write_json(path: Path, data: dict) -> None:
 
 
 @pytest.fixture
-def jupyterlab(kit: Path, tmp_path: Path) -> Iterator[str]:
-    """JupyterLab on loopback serving the kit folder, with its own config/data/runtime dirs; its URL base."""
+def jupyterlab(kit: Path, tmp_path: Path, student_tool: Path) -> Iterator[str]:
+    """The student environment's JupyterLab on loopback serving their folder, with its own
+    config/data/runtime dirs; its URL base."""
     home = tmp_path / "jupyter"
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    env = dict(os.environ, PATH=f"{student_tool}{os.pathsep}{os.environ['PATH']}",
                JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"))
     settings = home / "config" / "lab" / "user-settings" / "@jupyterlab"
@@ -87,8 +104,9 @@ def jupyterlab(kit: Path, tmp_path: Path) -> Iterator[str]:
     write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
     token = secrets.token_hex(16)
     log = open(home / "server.log", "w")  # noqa: SIM115 (closed in the finally below)
+    env.pop("PYTHONPATH", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", "--ServerApp.port=0",
+        [str(student_tool / "python"), "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", "--ServerApp.port=0",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={kit}", "--LabApp.news_url=None",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"],
         env=env, cwd=kit, stdout=subprocess.DEVNULL, stderr=log,
@@ -153,7 +171,14 @@ def prompt(page, index: int) -> str:
     return page.locator(".jp-NotebookPanel .jp-Cell").nth(index).locator(".jp-InputPrompt").inner_text().strip()
 
 
-def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str, capsys) -> None:
+def instructor_ui(page) -> list[str]:
+    """nbgrader's instructor extensions as they would show: its menu, its sidebars and toolbar."""
+    labels = page.locator(".lm-MenuBar-item, .lm-TabBar-tab, .jp-Toolbar-item, [title]").evaluate_all(
+        "els => els.map(e => (e.innerText || '') + ' ' + (e.getAttribute('title') || ''))")
+    return [label.strip() for label in labels if re.search(r"nbgrader|create assignment|validate|formgrader", label, re.I)]
+
+
+def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str, student_tool: Path, capsys) -> None:
     require_browser_tools()
     from playwright.sync_api import sync_playwright
 
@@ -173,6 +198,9 @@ def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str, capsys
                 timeout=WAIT_MS,
             )
             assert "class Variable" in cells.nth(todo).inner_text(), "cell order on screen differs from the file"
+            menus = page.locator(".lm-MenuBar-item").all_inner_texts()
+            assert "Run" in menus and "Kernel" in menus, f"the menu bar shows {menus}"
+            assert not instructor_ui(page), f"nbgrader's instructor tools are on the student's page: {instructor_ui(page)}"
 
             # 1. Run everything: the first graded test meets the stub and stops the run.
             run_all(page)
@@ -208,7 +236,7 @@ def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str, capsys
     browser_seconds = time.monotonic() - started
 
     # 4. What the student saved passes that test in tito check too; the next stub still fails.
-    check = run_tito("check", NOTEBOOK, cwd=kit, check=False)
+    check = run_student_tito(student_tool, "check", NOTEBOOK, cwd=kit, check=False)
     assert re.search(rf"^  PASS  {GRADED_CELL} +5/5$", check.stdout, re.MULTILINE), check.stdout
     assert re.search(rf"^  FAIL  {NEXT_GRADED_CELL} +0/5  NotImplementedError$", check.stdout, re.MULTILINE), check.stdout
     with capsys.disabled():  # shown in every run, not only with -s

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import run_tito
+from conftest import ROOT, run_tito
 from pipeline_helpers import add_ops_module
 
 
@@ -22,7 +24,8 @@ def kit(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "tinytorch", project / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "settings.ini", project / "settings.ini")
     add_ops_module(project)
-    run_tito("release", "ops", "--course", str(project / "course"), cwd=project)
+    # 01's reference is revealed, so the kit's Tensor works and only ops is the student's to write.
+    run_tito("release", "ops", "--reveal", "tensor", "--course", str(project / "course"), cwd=project)
     return project / "course" / "kit" / "02_ops"
 
 
@@ -72,3 +75,48 @@ def test_check_reports_a_hang_as_a_failure(kit: Path) -> None:
     result = run_tito("check", hang.name, "--timeout", "8", cwd=kit, check=False)
     assert result.returncode == 1
     assert "could not finish: timed out after 8s" in result.stdout, result.stdout
+
+
+def test_check_outside_every_kit_refuses_though_the_reference_is_importable(tmp_path: Path) -> None:
+    reference = subprocess.run([sys.executable, "-c", "import tinytorch; print(tinytorch.__file__)"], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=120)
+    assert reference.stdout.startswith(str(ROOT)), "this test needs the reference package importable here"
+    notebook = tmp_path / "mine.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import tinytorch\nprint(tinytorch.__file__)")]), notebook)
+    result = run_tito("check", notebook.name, cwd=tmp_path, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "no tinytorch/ package next to mine.ipynb or above it" in result.stderr, result.stderr
+    assert "tinytorch-student folder" in result.stderr and str(ROOT) not in result.stdout
+
+
+def test_the_scoring_rules_without_nbgrader_are_nbgraders() -> None:
+    from nbgrader import utils
+
+    from tito.grading import rules
+
+    def graded(outputs: list, **meta) -> nbformat.NotebookNode:
+        cell = nbformat.v4.new_code_cell("assert f(1) == 2")
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 3, "locked": True, "solution": False, **meta}
+        cell.outputs = [nbformat.v4.new_output(**o) for o in outputs]
+        return cell
+
+    def result(text) -> dict:
+        return {"output_type": "execute_result", "data": {"text/plain": text}, "execution_count": 1}
+
+    cells = [
+        graded([]), graded([{"output_type": "error", "ename": "E", "evalue": "", "traceback": []}]),
+        graded([{"output_type": "stream", "name": "stderr", "text": "warning"}]),
+        graded([{"output_type": "stream", "name": "stdout", "text": "fine"}]),
+        graded([result("2")]), graded([result("2.5")]), graded([result("-1")]), graded([result("'text'")]),
+        graded([result(["1", "2"])]), graded([result(["1.5"])]), graded([], solution=True), graded([], locked=False),
+    ]
+    solution = graded([], solution=True)
+    solution.metadata.nbgrader["checksum"] = utils.compute_checksum(solution)
+    cells.append(solution)
+    for cell in cells:
+        for name in ("is_grade", "is_solution", "is_locked", "compute_checksum", "determine_grade"):
+            assert getattr(rules, name)(cell) == getattr(utils, name)(cell), (name, cell.metadata, cell.outputs)
+    too_much = graded([result("4")])
+    with pytest.raises(ValueError):
+        utils.determine_grade(too_much)  # nbgrader raises, so tito grade records 0 for it; so does check
+    assert rules.determine_grade(too_much) == (0.0, 3.0)

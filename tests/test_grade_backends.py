@@ -76,7 +76,7 @@ def test_dask_scheduler_gradebook_matches_local(baseline, tmp_path: Path) -> Non
         task = {
             "student": "perfect",
             "notebooks": {MODULE.name: perfect.read_text(encoding="utf-8")},
-            "kit": read_kit(course / "kit" / MODULE.id / "tinytorch"),
+            "kit": read_kit(course / "grading_kit" / MODULE.id / "tinytorch"),
             "timeout": 60,
         }
         with Client(cluster.scheduler_address) as client:

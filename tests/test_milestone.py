@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import struct
 import sys
 import zlib
@@ -122,3 +123,20 @@ def test_milestones_are_listed_and_unknown_ones_named() -> None:
     unknown = run_tito("milestone", "cifar", cwd=ROOT, check=False)
     assert unknown.returncode == 1 and "unknown milestone 'cifar'; known milestones: digits" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_a_milestone_in_an_unsolved_kit_or_student_folder_stops_before_training(project_copy: Path, tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "milestones", project_copy / "milestones", ignore=shutil.ignore_patterns("results", "__pycache__"))
+    course = project_copy / "course"  # as `make demo` has it: inside the project, next to the reference package
+    run_tito("release", "07_autograd", "08_optimizers", "--course", str(course), cwd=project_copy)
+    for folder in (course / "kit" / "08_optimizers", course / "student" / "tinytorch-student"):
+        result = run_tito("milestone", "digits", "--epochs", "1", "--out", str(tmp_path / "out"), cwd=folder, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert f"milestone digits needs modules you have not finished in {folder / 'tinytorch'}" in result.stderr, result.stderr
+        assert "tinytorch/core/autograd.py still has stubs (Variable.__init__, add, " in result.stderr, result.stderr
+        assert "fill them in optimizers.ipynb and run `tito export optimizers.ipynb`" in result.stderr, result.stderr
+        assert "Nothing was trained." in result.stderr and "epoch" not in result.stdout
+        assert not (tmp_path / "out").exists(), "nothing should have been written"
+    # Outside any course folder there is no tinytorch of the student's to use: it says so.
+    outside = run_tito("milestone", "digits", cwd=tmp_path, check=False)
+    assert outside.returncode == 1 and "no milestones/ folder at or above" in outside.stderr, outside.stderr

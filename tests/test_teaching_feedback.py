@@ -31,7 +31,7 @@ WRONG_SIGN = Mistake(
 def course(tmp_path_factory) -> Path:
     """A 07_autograd release with one submission: every answer right except subtract's sign."""
     course = tmp_path_factory.mktemp("teach") / "course"
-    run_tito("release", "07_autograd", "--course", str(course), cwd=ROOT)
+    run_tito("release", "07_autograd", "--reveal", "01_tensor", "--course", str(course), cwd=ROOT)  # Tensor works
     release = nbformat.read(course / "release" / "07_autograd" / "autograd.ipynb", as_version=4)
     source = nbformat.read(course / "source" / "07_autograd" / "autograd.ipynb", as_version=4)
     wrong = with_mistake(filled_in(release, source), WRONG_SIGN)

@@ -57,7 +57,9 @@ def locked(args: argparse.Namespace, course, what: str):
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from tito.course.distribution import NAME
     from tito.course.release import release_modules
+    from tito.course.reveal import revealed_modules
 
     root = find_root()
     modules = select_modules(root, args.modules)
@@ -70,7 +72,7 @@ def cmd_release(args: argparse.Namespace) -> int:
             LatePolicy(args.late_penalty)  # a bad policy stops before anything is released
         course.ensure_config()
         course.remember_db_url()
-        kits = release_modules(root, course, modules)
+        kits = release_modules(root, course, modules, select_modules(root, args.reveal) if args.reveal else [])
         deadlines = {}
         if args.due is not None or args.late_penalty is not None:
             from tito.course.deadlines import set_deadline
@@ -80,6 +82,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     for module, kit in zip(modules, kits, strict=True):
         note = f"  {deadlines[module.id]}" if deadlines.get(module.id) else ""
         print(f"  {module.id:<16} release/{module.id}/{module.name}.ipynb  student kit: {kit.relative_to(course.root)}/{note}")
+    print(f"student distribution: student/{NAME}/ and student/{NAME}.zip "
+          f"(revealed modules: {', '.join(sorted(revealed_modules(course))) or 'none'})")
     return 0
 
 
@@ -223,12 +227,14 @@ def cmd_mutate(args: argparse.Namespace) -> int:
 def cmd_milestone(args: argparse.Namespace) -> int:
     from tito.student.milestone import run_milestone
 
-    return run_milestone(find_root(), args.name, args.args)
+    return run_milestone(None, args.name, args.args)  # the milestones and the tinytorch of where you are
+
+
+def default_workers() -> int:  # tito.grading.grade's, without importing grading (and nbformat) for --help
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tito.grading.grade import default_workers
-
     parser = argparse.ArgumentParser(prog="tito", description="tinytorch course tool")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -246,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--db-url", metavar="URL", help="gradebook database (default: sqlite in the course folder); remembered in nbgrader_config.py")
     release.add_argument("--due", metavar="DATE", help='due date, e.g. "2026-12-10 23:59" (local time unless it names a zone)')
     release.add_argument("--late-penalty", metavar="RULE", help="none (default), zero, POINTS/hour, POINTS/day, PERCENT%%/hour or PERCENT%%/day")
+    release.add_argument("--reveal", action="append", default=[], metavar="MODULE",
+                         help="give students this module's reference answers from now on (recorded in the course)")
     add_no_wait(release)
     release.set_defaults(run=cmd_release)
 
@@ -338,10 +346,19 @@ def add_term_commands(commands, course_help: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from tito.imports import import_jsonschema_quickly, missing_module_message
+
     try:
+        if args.command in ("export", "release", "check", "grade", "collect", "review", "return", "grades"):  # they read notebooks
+            import_jsonschema_quickly()
         return args.run(args)
     except TitoError as error:
         print(f"tito {args.command}: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:  # tito installed without its extras
+        if error.name and error.name.split(".")[0] in ("tito", "tinytorch"):
+            raise
+        print(f"tito {args.command}: {missing_module_message(error)}", file=sys.stderr)
         return 1
 
 

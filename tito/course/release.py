@@ -1,4 +1,5 @@
-"""`tito release`: module sources -> nbgrader source notebooks -> nbgrader's student release -> kit.
+"""`tito release`: module sources -> nbgrader source notebooks -> nbgrader's student release -> the
+grading kit, the student kit and the student distribution (tito/course/kit.py, distribution.py).
 
 nbgrader's `source/<module>/` gets only the notebook built from the `_dev.py` (the `_dev.py` itself
 would be copied to `release/` verbatim, answers and all). nbgrader's own GenerateAssignment then
@@ -62,15 +63,22 @@ def generate_assignment(course: Course, module: Module) -> Path:
     return release
 
 
-def release_modules(project_root: Path, course: Course, modules: list[Module]) -> list[Path]:
-    from tito.course.kit import build_kit
+def release_modules(project_root: Path, course: Course, modules: list[Module], reveal: list[Module] = ()) -> list[Path]:
+    """Release `modules` (nbgrader's release, each module's grading kit and student kit), record the
+    modules to `reveal`, then rebuild the student distribution from everything released so far."""
+    from tito.course import reveal as revealing
+    from tito.course.distribution import build_distribution
+    from tito.course.kit import build_grading_kit, build_kit
 
     if not modules:
         raise TitoError(f"no modules found under {project_root / 'modules' / 'source'}")
     course.ensure_config()
+    revealing.reveal(course, list(reveal))
     kits = []
     for module in modules:
         build_source(course, module)
         generate_assignment(course, module)
+        build_grading_kit(project_root, course, module)
         kits.append(build_kit(project_root, course, module))
+    build_distribution(project_root, course)
     return kits

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 
 from tito.course.layout import Course
+from tito.grading.student_view import student_view
 
 REASON_FILE = "grading_reason.txt"  # next to the autograded notebook; the CSV's `reasons` column reads it
 
@@ -133,7 +134,8 @@ class FeedbackWriter:
                 "nbgrader": {"student": student, "assignment": self.module_id, "notebook": name,
                              "db_url": self.course.gradebook_url},
             }
-            nb = nbformat.read(source / f"{name}.ipynb", as_version=4)
+            # The student's view: the autograded notebook holds the hidden tests, the page must not.
+            nb = student_view(nbformat.read(source / f"{name}.ipynb", as_version=4))
             summary = failures_cell(nb)
             if summary is not None:
                 nb.cells.insert(0, summary)

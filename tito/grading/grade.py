@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from tito.course.kit import grading_package
 from tito.course.layout import Course, put_own_bin_on_path
 from tito.grading import gradebook as gb
 from tito.grading.execute import execute_submission, read_kit
@@ -230,7 +231,7 @@ def grade_module(
     warnings.filterwarnings("ignore", message=".*not in session.*")
     config = course.nbgrader_config()
     notebooks = gb.assignment_notebooks(course, module.id)
-    package = course.kit(module) / "tinytorch"
+    package = grading_package(course, module)  # earlier modules: reference; this one: stubs
     if not (package / "__init__.py").is_file():
         raise TitoError(f"no grading kit at {package}; run `tito release {module.id}` first")
     kit = read_kit(package)

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import nbformat
 
-from tito.course.kit import find_kit_package
 from tito.grading.execute import execute_submission, read_kit
 from tito.grading.explain import failure_message
+from tito.grading.student_view import student_view
 from tito.project import TitoError
+from tito.student.export import find_kit_package
 
 
 def check_notebook(notebook: Path, timeout: float) -> int:
-    from nbgrader.utils import compute_checksum, determine_grade, is_grade, is_locked
+    from tito.grading.rules import compute_checksum, determine_grade, is_grade, is_locked
 
     if not notebook.is_file():
         raise TitoError(f"no such notebook: {notebook}")
@@ -26,10 +27,7 @@ def check_notebook(notebook: Path, timeout: float) -> int:
         nb = nbformat.read(notebook, as_version=4)
     except Exception as error:
         raise TitoError(f"{notebook} is not a valid notebook: {error}") from error
-    try:
-        kit = read_kit(find_kit_package(notebook))
-    except TitoError:
-        kit = {}  # no kit around it: the kernel imports whatever tinytorch is installed
+    kit = read_kit(find_kit_package(notebook))  # no package of the student's: refuse, never the reference
     for cell in nb.cells:  # start clean, as grading does
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -43,7 +41,7 @@ def check_notebook(notebook: Path, timeout: float) -> int:
         print(f"could not finish: {outcome['reason']}")
         print("total: 0 points (nothing is graded when the notebook does not run to the end)")
         return 1
-    executed = nbformat.reads(outcome["notebook"], as_version=4)
+    executed = student_view(nbformat.reads(outcome["notebook"], as_version=4))  # all it prints is for the student
     graded = [c for c in executed.cells if c.cell_type == "code" and is_grade(c)]
     if not graded:
         print("no graded test cells in this notebook")

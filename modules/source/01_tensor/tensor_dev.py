@@ -24,8 +24,9 @@
 #    operations copy and which share memory, and what our wrapper costs on top of NumPy.
 #
 # ## Where the code goes
-# You write in `modules/source/01_tensor/tensor_dev.py` (or the notebook made from it). Cells marked
-# `#| export` are exported by `tito export` into the package, so that anyone can later write
+# You write in this notebook. Cells marked `#| export` are exported by `tito export tensor.ipynb`
+# into your `tinytorch` package (the `tinytorch/` folder next to the notebook), so that anyone can
+# later write
 #
 # ```python
 # from tinytorch.core.tensor import Tensor

@@ -319,7 +319,7 @@ float32 array float32 in `x * 0.5` (a float64 array of 0.5 would upcast it).
 
 This code runs once per operation, so it is written to do little: a graph of 100,000 operations
 should cost about 100,000 times one operation, and one small operation should cost no more than in
-PyTorch (`bench/engine.py` measures both side by side). The choices that matter:
+PyTorch (the tinytorch project's engine benchmark measures both side by side). The choices that matter:
 
 - **Skip what is not needed.** Edges go only to inputs that require grad, so the backward pass
   never calls the local gradient of a constant (in `x @ w`, with `x` the data, `g @ w.T` is
@@ -761,7 +761,7 @@ received) and an oval per operation, with arrows in the direction the forward pa
 Backward walks the same arrows the other way, multiplying local gradients along each path.
 Constants (numbers, NumPy arrays) record no edge, so they do not appear.
 
-It needs the optional `graphviz` Python package (`pip install 'tinytorch[viz]'`) and, to turn
+It needs the optional `graphviz` Python package (`pip install graphviz`) and, to turn
 the drawing into a picture, Graphviz's `dot` program (`apt-get install graphviz`, `brew install
 graphviz`). In Jupyter the result shows inline; `picture.render("graph", format="svg")` (or
 `"png"`) saves it, and `picture.source` is the text it was drawn from.
@@ -797,7 +797,7 @@ def draw_graph(root: Variable, names: dict[str, Variable] | None = None, rankdir
         import graphviz
     except ImportError:
         raise ImportError(
-            "draw_graph needs the graphviz Python package: pip install 'tinytorch[viz]' (or pip install graphviz); "
+            "draw_graph needs the graphviz Python package: pip install graphviz; "
             "to render pictures it also needs Graphviz's dot program: apt-get install graphviz (Debian/Ubuntu), "
             "brew install graphviz (macOS)"
         ) from None

@@ -729,7 +729,7 @@ if __name__ == "__main__":
 # - `Adam` divides a running mean of the gradient by the root of a running mean of its square,
 #   corrects both for starting at zero, and counts steps per parameter;
 # - both update in place and keep each parameter's dtype, exactly as `torch.optim` does: the
-#   benchmark `bench/optimizers_vs_torch.py` runs your optimizers and PyTorch's side by side.
+#   tinytorch project's benchmark runs these optimizers and PyTorch's side by side.
 #
 # **Milestone.** Run `tito milestone digits`: your engine and your Adam train a 64-64-10
 # network on 1,797 scanned handwritten digits and should read more than 95% of the held-out
