@@ -41,8 +41,8 @@ MISTAKES = {
         fails=frozenset({"test-as-array-bad-input"}), why="complex data silently cast to float32"),
     "07_autograd": Mistake(
         cell="variable-class", old="            data = Tensor(data)\n",
-        new='            data = Tensor(data if isinstance(data, np.ndarray) and data.dtype.kind == "f" '
-            "else np.asarray(data, dtype=np.float32))\n",
+        new='            data = Tensor(data.astype(np.float32) if isinstance(data, np.ndarray) and data.dtype.kind in "iu" '
+            "else data)\n",
         fails=frozenset({"test-variable"}), why="integer arrays become float32"),
     "08_optimizers": Mistake(
         cell="sgd-class", old="                    self.buffers[i] += g\n",
