@@ -124,12 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tito.lifetime import Stopped, stop_on_signals
+
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with stop_on_signals():  # SIGTERM and SIGHUP stop tito as Ctrl-C does: kernels killed, folders removed
+            return args.run(args)
     except TitoError as error:
         print(f"tito {args.command}: {error}", file=sys.stderr)
         return 1
+    except Stopped as stop:
+        try:  # after SIGHUP the terminal may be gone
+            print(f"tito {args.command}: stopped by {stop.name}{'; ' + stop.note if stop.note else ''}", file=sys.stderr)
+        except OSError:
+            pass
+        return 128 + stop.signum
 
 
 if __name__ == "__main__":
