@@ -97,20 +97,24 @@ def run_stoppable(work: Callable[..., T], *args) -> T:
     in the way). On a stop the kernels are killed, the worker winds down (its temporary folders
     removed), then `Stopped` goes on."""
     outcome: dict = {}
+    # An Event, not Thread.join: a join interrupted by a signal handler's exception marks the thread
+    # stopped while it still runs (CPython 3.11), and the wind-down wait would return at once.
+    finished = threading.Event()
 
     def target() -> None:
         try:
             outcome["value"] = work(*args)
         except BaseException as error:  # noqa: BLE001 -- handed to the main thread
             outcome["error"] = error
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=target, name="tito-worker", daemon=True)
-    worker.start()
+    threading.Thread(target=target, name="tito-worker", daemon=True).start()
     try:
-        worker.join()
+        finished.wait()
     except BaseException:
         stop_kernels()
-        worker.join(WIND_DOWN)
+        finished.wait(WIND_DOWN)
         raise
     if "error" in outcome:
         raise outcome["error"]
