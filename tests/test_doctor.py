@@ -22,7 +22,8 @@ def test_doctor_fails_with_the_fix_when_a_package_is_missing(monkeypatch, capsys
 
 
 def test_doctor_warns_loudly_when_the_sandbox_is_incomplete(monkeypatch, capsys) -> None:
-    from tito import doctor, sandbox
+    from tito import doctor
+    from tito.sandbox import sandbox
 
     monkeypatch.setattr(sandbox, "support", lambda: sandbox.Support("limits", ("no PID/network/mount namespaces",)))
     assert doctor.run_doctor() == 0  # grading still works, with limits only

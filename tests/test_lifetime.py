@@ -158,13 +158,14 @@ def kill_mid_cell(args: list[str], cwd: Path, number: int, loops: int, token: st
         sockets = list(tmp.glob("tito-forkserver-*/socket"))
         assert sockets, "the warm starter's socket is where TMPDIR says"
         killed = time.monotonic()
+        mid_cell = killed - started
         os.kill(tito.pid, number)
         assert eof.wait(FEW_SECONDS), f"the pipe reading tito's output is still open {FEW_SECONDS:g}s after {signal.Signals(number).name}"
         seconds = time.monotonic() - killed
         returncode = tito.wait(FEW_SECONDS)
         while (left := running(snapshot | with_token(token))) and time.monotonic() - killed < FEW_SECONDS:
             time.sleep(0.05)
-        return {"seconds": seconds, "returncode": returncode, "output": output.decode(), "left": left,
+        return {"mid_cell": mid_cell, "seconds": seconds, "returncode": returncode, "output": output.decode(), "left": left,
                 "sockets": [s for s in sockets if s.parent.exists()], "tmp": sorted(p.name for p in tmp.iterdir())}
     finally:
         tito.kill()
@@ -175,7 +176,7 @@ def kill_mid_cell(args: list[str], cwd: Path, number: int, loops: int, token: st
 
 def assert_nothing_outlived(seen: dict, number: int, label: str) -> None:
     name = signal.Signals(number).name
-    print(f"{label} {name}: pipe EOF {seen['seconds']:.2f}s after the signal")
+    print(f"{label} {name}: mid-cell {seen['mid_cell']:.1f}s after start, pipe EOF {seen['seconds']:.2f}s after the signal")
     assert not seen["left"], f"{label} {name}: still running: {seen['left']}\n{seen['output']}"
     assert not seen["sockets"], f"{label} {name}: the warm starter's socket folder is left: {seen['sockets']}"
     if number == signal.SIGKILL:
