@@ -17,7 +17,8 @@ tito/sandbox/sandbox.py or null; and the stdin/stdout/stderr descriptors) it for
      in-process, with the request's environment, cwd, sys.argv and sys.path, and fresh seeds.
 
 A command it cannot run in-process (another interpreter, other options) is exec'd cold, in the
-same confinement.
+same confinement. The grader sees A as a `ForkedProcess`, which behaves as the `subprocess.Popen`
+of the cold command would (pid, poll, wait, kill), with A's exit status sent over the socket.
 
 Nothing it starts outlives tito, however tito ends (SIGKILL included). The server ends when its
 stdin reaches EOF (only tito holds the write end), or on SIGTERM. Every A holds the read end of the
@@ -25,8 +26,7 @@ server's lifeline pipe, whose write end only the server holds: at EOF (the serve
 it ended) A kills B. A and the server are child subreapers, so what a command leaves behind when its
 parent dies (a double-forked daemon: there is no PID namespace in `tito check`) comes back to them
 as a child, and they kill it: A when B ends, the server when it shuts down. PARENT_PID is only
-there for `tito doctor` (a server whose parent is gone is a leftover). The grader sees A as a `ForkedProcess`, which behaves as the `subprocess.Popen`
-of the cold command would (pid, poll, wait, kill), with A's exit status sent over the socket.
+there for `tito doctor` (a server whose parent is gone is a leftover).
 """
 
 import json
