@@ -345,13 +345,16 @@ def add_term_commands(commands, course_help: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tito.lifetime import Stopped, stop_on_signals
+
     args = build_parser().parse_args(argv)
     from tito.imports import import_jsonschema_quickly, missing_module_message
 
     try:
         if args.command in ("export", "release", "check", "grade", "collect", "review", "return", "grades"):  # they read notebooks
             import_jsonschema_quickly()
-        return args.run(args)
+        with stop_on_signals():  # SIGTERM and SIGHUP stop tito as Ctrl-C does: kernels killed, folders removed
+            return args.run(args)
     except TitoError as error:
         print(f"tito {args.command}: {error}", file=sys.stderr)
         return 1
@@ -360,6 +363,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"tito {args.command}: {missing_module_message(error)}", file=sys.stderr)
         return 1
+    except Stopped as stop:
+        try:  # after SIGHUP the terminal may be gone
+            print(f"tito {args.command}: stopped by {stop.name}{'; ' + stop.note if stop.note else ''}", file=sys.stderr)
+        except OSError:
+            pass
+        return 128 + stop.signum
 
 
 if __name__ == "__main__":

@@ -57,6 +57,23 @@ def warm_starter_check() -> str | None:
     return None if (said, code) == (b"hello\n", 0) else f"the test script printed {said!r} and exited {code}"
 
 
+def report_leftovers() -> None:
+    """Warm starters (and the kernels they forked) whose tito is gone, with the command that stops
+    them; socket folders nothing uses any more. A warning: they waste CPU, they break nothing."""
+    from tito.lifetime import leftovers
+
+    trees, folders = leftovers()
+    pids = [pid for tree in trees for pid in tree.pids]
+    print(f"leftovers   {len(pids)} process(es) of a tito that is gone" if pids else "leftovers   none")
+    for tree in trees:
+        print(f"WARNING: leftover warm starter {tree.pid} ({len(tree.pids)} process(es), {tree.socket_folder}): its tito is gone")
+    if pids:
+        print(f"WARNING: stop them with: kill -KILL {' '.join(map(str, pids))}")
+    folders = sorted({*map(str, folders), *(tree.socket_folder for tree in trees)})
+    if folders:
+        print(f"WARNING: warm-starter folders left behind; remove them with: rm -rf {' '.join(folders)}")
+
+
 def run_doctor() -> int:
     problems: list[str] = []
     fix = f"{sys.executable} -m pip install -e '.[course,test]'"
@@ -81,6 +98,7 @@ def run_doctor() -> int:
     print(f"alembic     {alembic or 'MISSING'}")
     if alembic is None:
         problems.append(f"alembic is missing next to {sys.executable}: {fix}")
+    report_leftovers()  # before our own warm starter starts
     broken = warm_starter_check()
     if broken:
         print("starter     BROKEN")

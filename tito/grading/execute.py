@@ -64,6 +64,7 @@ class GradingClient(NotebookClient):
     a submission printing gigabytes leaves a truncated notebook, not a full memory or disk."""
 
     def __init__(self, nb, jail: Jail | None, ipc: Path, **kwargs) -> None:
+        kwargs.setdefault("shell_timeout_interval", 1)  # a kernel dead before its first reply is seen in 1 s, not 5
         super().__init__(nb, **kwargs)
         self.jail, self.ipc = jail, ipc
         self.output_bytes = 0
@@ -75,6 +76,19 @@ class GradingClient(NotebookClient):
         km.jail = self.jail
         self.km = km
         return km
+
+    # nbclient's own clean-up, when a kernel dies while starting (tito stopping kills it): its
+    # alive-poll outlives the client it polls, and its exit hook stays registered with nothing to clean.
+    async def _async_check_alive(self) -> None:
+        from nbclient.exceptions import DeadKernelError
+
+        if self.kc is None:
+            raise DeadKernelError("Kernel died")
+        await super()._async_check_alive()
+
+    def _cleanup_kernel(self) -> None:
+        if self.km is not None:
+            super()._cleanup_kernel()
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})

@@ -28,6 +28,7 @@ from tito.grading import gradebook as gb
 from tito.grading.execute import execute_submission, read_kit
 from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
 from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
+from tito.lifetime import Stopped, signals_deferred, stop_kernels
 from tito.progress import Progress
 from tito.project import Module, TitoError
 from tito.sandbox.sandbox import support
@@ -124,6 +125,13 @@ class LocalWorkers:
     def close(self) -> None:
         self.pool.shutdown()
 
+    def abandon(self, stopping: bool) -> None:
+        """Queued tasks are dropped. If tito is `stopping`, running kernels and verifiers are killed
+        too, so each worker ends its task at once (and removes its scratch folder)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if stopping:
+            stop_kernels()
+
 
 class DaskWorkers(LocalWorkers):
     """The same tasks on a Dask distributed cluster; results come back here, to the coordinator."""
@@ -146,6 +154,9 @@ class DaskWorkers(LocalWorkers):
 
     def close(self) -> None:
         self.client.close()
+
+    def abandon(self, stopping: bool) -> None:  # noqa: ARG002 -- running tasks end on their workers
+        self.client.cancel(list(self.futures))
 
 
 def autograded_folder(course: Course, submission: Submission, module_id: str) -> Path:
@@ -221,6 +232,17 @@ def is_failure(reason: str) -> bool:
     return any(part and not part.startswith("late by") for part in reason.split("; "))
 
 
+def forget_unfinished(course: Course, module_id: str, students: list[str]) -> None:
+    """A stopped run: the submission rows made when these students' work was prepared go, since
+    their grades never came (a re-run grades them). Never hides the error that stopped the run."""
+    try:
+        with signals_deferred():
+            gb.forget_submissions(course, module_id, students)
+    except Exception as error:
+        print(f"tito grade: could not remove the ungraded submissions of {', '.join(students)} from the gradebook: "
+              f"{type(error).__name__}: {first_line(error)}", file=sys.stderr)
+
+
 def grade_module(
     course: Course, module: Module, workers: int, timeout: float, scheduler: str | None = None, feedback: bool = True,
     students: list[str] | None = None,
@@ -257,6 +279,7 @@ def grade_module(
     problems: list[str] = []
 
     def done(submission: Submission, reason: str) -> None:
+        recorded.add(submission.student)
         if writer:
             try:
                 writer.write(submission.student, notebooks)
@@ -264,12 +287,15 @@ def grade_module(
                 problems.append(f"no feedback for {submission.student}: {type(error).__name__}: {first_line(error)}")
         progress.advance(failed=is_failure(reason))
 
+    recorded: set[str] = set()  # students whose grades are in: they stay, whatever happens next
+    graded_before = gb.submitted_students(course, module.id)
+    by_student = {}
     pool = DaskWorkers(scheduler) if scheduler else LocalWorkers(workers)
     try:
-        by_student = {}
         for submission in submissions:  # workers start on the first while the rest are prepared
             try:
-                prepare(course, config, submission, module.id, notebooks)
+                with signals_deferred():
+                    prepare(course, config, submission, module.id, notebooks)
             except Exception as error:  # recorded as 0 below, with this reason
                 submission.sanitized.clear()
                 reason = f"could not be prepared ({type(error).__name__}: {first_line(error)})"
@@ -279,22 +305,32 @@ def grade_module(
             if task:
                 pool.submit(task)
             else:  # nothing runnable: record the zeros now
-                done(submission, finish_safely(course, config, submission, module.id, notebooks, {}))
+                with signals_deferred():
+                    done(submission, finish_safely(course, config, submission, module.id, notebooks, {}))
         for task, result in pool.results():
             submission = by_student[task["student"]]
-            done(submission, finish_safely(course, config, submission, module.id, notebooks, result["notebooks"]))
+            with signals_deferred():  # a stop (SIGTERM, SIGHUP, Ctrl-C) waits until this one is recorded whole
+                done(submission, finish_safely(course, config, submission, module.id, notebooks, result["notebooks"]))
+    except BaseException as error:  # stopped (or broken): only whole records stay
+        pool.abandon(stopping=isinstance(error, KeyboardInterrupt))
+        forget_unfinished(course, module.id, [s for s in by_student if s not in recorded and s not in graded_before])
+        if isinstance(error, Stopped):
+            error.note = (f"{len(recorded)} of {len(submissions)} submissions recorded; "
+                          f"run `tito grade {module.id}` again to grade the rest")
+        raise
     finally:
         pool.close()
     for problem in problems:
         print(f"tito grade: {problem}", file=sys.stderr)
-    reasons = with_override_notes(course, read_reasons(course))
-    csv_path = course.root / "grades.csv"
-    graded = {s.student for s in submissions}
-    rows = [
-        (row["student_id"], float(row["score"]), float(row["max_score"]), row[gb.CSV_REASONS])
-        for row in gb.export_csv(course, reasons, csv_path)
-        if row["assignment"] == module.id and row["student_id"] in graded
-    ]
+    with signals_deferred():  # grades.csv is written whole
+        reasons = with_override_notes(course, read_reasons(course))
+        csv_path = course.root / "grades.csv"
+        graded = {s.student for s in submissions}
+        rows = [
+            (row["student_id"], float(row["score"]), float(row["max_score"]), row[gb.CSV_REASONS])
+            for row in gb.export_csv(course, reasons, csv_path)
+            if row["assignment"] == module.id and row["student_id"] in graded
+        ]
     return GradeReport(module.id, rows, csv_path, time.monotonic() - started)
 
 

@@ -220,3 +220,24 @@ def graded_rows_only(rows: list[dict[str, str]], submitted: set[tuple[str, str]]
             row[CSV_REASONS] = "no submission"
         kept.append(row)
     return kept
+
+
+def submitted_students(course: Course, module_id: str) -> set[str]:
+    """Students the gradebook already holds a submission of `module_id` for."""
+    with gradebook(course) as gb:
+        return {submission.student_id for submission in gb.assignment_submissions(module_id)}
+
+
+def forget_submissions(course: Course, module_id: str, students: list[str]) -> None:
+    """Remove the submission rows `start_submission` made for students whose grades were never
+    recorded (a stopped run): the gradebook then holds only submissions graded whole."""
+    from nbgrader.api import MissingEntry
+
+    if not students:
+        return
+    with gradebook(course) as gb:
+        for student in students:
+            try:
+                gb.remove_submission(module_id, student)
+            except MissingEntry:
+                pass

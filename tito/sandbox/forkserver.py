@@ -1,7 +1,7 @@
 """The warm starter: the grader's kernels and verifiers start in about 0.1 s of CPU instead of 1 s,
 because they are forked from a process that has already imported ipykernel, IPython and NumPy.
 
-    python -E -s tito/sandbox/forkserver.py SOCKET     (started by `warm_starter()`, as the grader's user)
+    python -E -s tito/sandbox/forkserver.py SOCKET PARENT_PID     (started by `warm_starter()`, as the grader's user)
 
 The server is trusted code: single-threaded, started with a scrubbed environment (a forked child
 can read the server's original environment in /proc/self/environ), listening on a socket in a
@@ -19,6 +19,14 @@ tito/sandbox/sandbox.py or null; and the stdin/stdout/stderr descriptors) it for
 A command it cannot run in-process (another interpreter, other options) is exec'd cold, in the
 same confinement. The grader sees A as a `ForkedProcess`, which behaves as the `subprocess.Popen`
 of the cold command would (pid, poll, wait, kill), with A's exit status sent over the socket.
+
+Nothing it starts outlives tito, however tito ends (SIGKILL included). The server ends when its
+stdin reaches EOF (only tito holds the write end), or on SIGTERM. Every A holds the read end of the
+server's lifeline pipe, whose write end only the server holds: at EOF (the server is gone, however
+it ended) A kills B. A and the server are child subreapers, so what a command leaves behind when its
+parent dies (a double-forked daemon: there is no PID namespace in `tito check`) comes back to them
+as a child, and they kill it: A when B ends, the server when it shuts down. PARENT_PID is only
+there for `tito doctor` (a server whose parent is gone is a leftover).
 """
 
 import json
@@ -41,6 +49,8 @@ PRELOAD = ("numpy", "numpy.linalg", "numpy.random", "numpy.testing", "ipykernel.
            "encodings.idna", "runpy", "random")
 NAMESPACES = 0x00020000 | 0x04000000 | 0x08000000 | 0x20000000 | 0x40000000  # CLONE_NEW NS, UTS, IPC, PID, NET
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+SHUTDOWN_GRACE = 5.0  # seconds the server gives each A to end its command before killing it
 CANNOT_START = 125  # B's exit status when its confinement failed
 
 
@@ -63,6 +73,10 @@ def serve(path: str) -> None:
     spec = importlib.util.spec_from_file_location("tito_jail", SERVER.with_name("jail.py"))
     jail = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(jail)
+    global _lifeline
+    jail.libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a killed A come back here, to be killed
+    lifeline_read, _lifeline = os.pipe()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `shut_down` runs (the __main__ block)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
     os.chmod(path, 0o600)
@@ -97,9 +111,9 @@ def serve(path: str) -> None:
                 continue
             pid = os.fork()
             if pid == 0:  # A: nothing of the server's stays open in it
-                for fd in (wake_read, wake_write, *(s.detach() for s in (listener, connection, *children.values()))):
+                for fd in (wake_read, wake_write, _lifeline, *(s.detach() for s in (listener, connection, *children.values()))):
                     os.close(fd)
-                handle(request, fds, jail)
+                handle(request, fds, jail, lifeline_read)
             for fd in fds:
                 os.close(fd)
             connection.send(f"pid {pid}".encode())
@@ -123,7 +137,7 @@ def reap(children: dict) -> None:
             connection.close()
 
 
-def handle(request: dict, fds: list[int], jail) -> None:
+def handle(request: dict, fds: list[int], jail, lifeline: int) -> None:
     """Process A: never returns."""
     try:
         signal.set_wakeup_fd(-1)
@@ -132,14 +146,18 @@ def handle(request: dict, fds: list[int], jail) -> None:
             signal.signal(number, signal.SIG_IGN)  # sent to the process group: meant for B
         os.setsid()
         spec = request["spec"]
-        if spec and spec["mode"] == "namespaces" and jail.libc.unshare(NAMESPACES) != 0:
+        namespaces = bool(spec) and spec["mode"] == "namespaces"
+        if namespaces and jail.libc.unshare(NAMESPACES) != 0:
             jail.fail("unshare")
+        jail.libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # what B leaves behind comes back to A
         pid = os.fork()
         if pid == 0:
             become(request, fds, jail)
         for fd in fds:
             os.close(fd)
-        status = os.waitpid(pid, 0)[1]
+        # In namespaces mode B is PID 1 (its death ends the namespace) and A's /proc is the jail's:
+        # A then never looks for children there.
+        status = wait_for_command(pid, lifeline, find_orphans=not namespaces)
         if os.WIFSIGNALED(status):  # end the same way, so the grader sees the signal
             signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
             os.kill(os.getpid(), os.WTERMSIG(status))
@@ -149,6 +167,86 @@ def handle(request: dict, fds: list[int], jail) -> None:
 
         traceback.print_exc()
         os._exit(CANNOT_START)
+
+
+def wait_for_command(pid: int, lifeline: int, find_orphans: bool) -> int:
+    """A's wait for B: B's wait status; then every process B left behind (they come back to A, a
+    subreaper) is killed and reaped. If the lifeline says the server is gone first, B and all that
+    are killed at once and A ends."""
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)  # checked first: B may have ended before the handler
+        if done:
+            break
+        if lifeline in select.select([lifeline, wake_read], [], [])[0]:  # EOF: the server is gone
+            os.kill(pid, signal.SIGKILL)
+            end_children(find_orphans)
+            os._exit(1)  # nobody is left to tell how B ended
+        while True:
+            try:
+                os.read(wake_read, 1024)
+            except BlockingIOError:
+                break
+    end_children(find_orphans)
+    return status
+
+
+def end_children(find_orphans: bool, grace: float = 0.0) -> None:
+    """Reap every child of this process until it has none. After `grace` seconds, SIGKILL the ones
+    still there, each round: in a subreaper, descendants whose parent died become children, so this
+    ends the whole tree. Without `find_orphans` only children that end by themselves are waited for."""
+    import time
+
+    deadline = time.monotonic() + grace
+    while True:
+        try:
+            pid = os.waitpid(-1, os.WNOHANG)[0]
+        except ChildProcessError:
+            return
+        if pid:
+            continue
+        if find_orphans and time.monotonic() >= deadline:
+            for child in children_of(os.getpid()):
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.005)
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) == parent:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue  # it ended meanwhile
+    return found
+
+
+_lifeline: int | None = None  # the server's write end of the lifeline; only the server holds it
+
+
+def shut_down(path: str) -> None:
+    """The server's last act, however `serve` ended: the lifeline closes, so each A kills its command;
+    an A still there after the grace, and any orphan that came back here, is killed; the socket and
+    its folder go."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # already shutting down
+    if _lifeline is not None:
+        os.close(_lifeline)
+    end_children(find_orphans=True, grace=SHUTDOWN_GRACE)
+    for remove, target in ((os.unlink, path), (os.rmdir, os.path.dirname(path))):
+        try:
+            remove(target)
+        except OSError:
+            pass
 
 
 def become(request: dict, fds: list[int], jail) -> None:
@@ -293,8 +391,9 @@ class ForkServer:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LANGUAGE", "TZ") or k.startswith("LC_")}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # no threads in a forking process
         env.update(PYDEVD_DISABLE_FILE_VALIDATION="1")  # debugpy's import-time warning about frozen modules
-        self.process = subprocess.Popen([sys.executable, "-E", "-s", str(SERVER), str(self.socket)], stdin=PIPE, stdout=PIPE,
-                                        env=env, cwd="/", start_new_session=True)
+        # Its stdin is its lifeline: EOF when this process ends, however it ends.
+        self.process = subprocess.Popen([sys.executable, "-E", "-s", str(SERVER), str(self.socket), str(os.getpid())],
+                                        stdin=PIPE, stdout=PIPE, env=env, cwd="/", start_new_session=True)
         if self.process.stdout.readline() != b"ready\n":
             self.process.kill()
             raise RuntimeError(f"the warm starter ({SERVER}) did not start; see the messages above")
@@ -338,12 +437,15 @@ class ForkServer:
 
 _server: ForkServer | None = None
 _server_lock = threading.Lock()
+_stopped = False
 
 
 def warm_starter() -> ForkServer:
     """This process's server, started on first use and stopped at exit."""
     global _server
     with _server_lock:
+        if _stopped:
+            raise RuntimeError("tito is stopping: no more kernels are started")
         if _server is None or _server.process.poll() is not None:
             import atexit
 
@@ -352,5 +454,19 @@ def warm_starter() -> ForkServer:
         return _server
 
 
+def stop_warm_starter() -> None:
+    """tito is stopping: end every command the server started (kernels, verifiers) now, and start
+    no other. The threads driving them then see their kernel die and wind down."""
+    global _server, _stopped
+    with _server_lock:
+        _stopped = True
+        server, _server = _server, None
+    if server is not None:
+        server.close()
+
+
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    try:
+        serve(sys.argv[1])
+    finally:
+        shut_down(sys.argv[1])

@@ -14,6 +14,7 @@ import nbformat
 from tito.grading.execute import execute_submission, read_kit
 from tito.grading.explain import failure_message
 from tito.grading.student_view import student_view
+from tito.lifetime import run_stoppable
 from tito.project import TitoError
 from tito.student.export import find_kit_package
 
@@ -31,7 +32,8 @@ def check_notebook(notebook: Path, timeout: float) -> int:
     for cell in nb.cells:  # start clean, as grading does
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    result = execute_submission(
+    result = run_stoppable(  # a worker thread: a stop signal then kills the kernel at once
+        execute_submission,
         {"student": "check", "notebooks": {notebook.stem: nbformat.writes(nb)}, "kit": kit, "timeout": timeout,
          "sandbox": False}
     )
