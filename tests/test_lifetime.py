@@ -44,15 +44,15 @@ LOOP_BODY = """\
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
-    """One 02_ops release (two graded tests) for every case: its kit for `tito check`, its gradebook
-    for `tito grade`."""
+    """One 02_ops release (two graded tests) for every case: its kit for `tito check` (01_tensor
+    revealed, so `Tensor` works in the kit), its gradebook for `tito grade`."""
     project = tmp_path_factory.mktemp("lifetime") / "project"
     shutil.copytree(ROOT / "modules" / "source", project / "modules" / "source",
                     ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
     shutil.copytree(ROOT / "tinytorch", project / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "settings.ini", project / "settings.ini")
     add_ops_module(project)
-    run_tito("release", "ops", "--course", str(project / "course"), cwd=project)
+    run_tito("release", "ops", "--reveal", "tensor", "--course", str(project / "course"), cwd=project)
     return project / "course"
 
 
