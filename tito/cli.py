@@ -33,7 +33,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from tito.doctor import run_doctor
 
-    return run_doctor()
+    return run_doctor(scheduler=args.scheduler)
 
 
 def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
@@ -60,7 +60,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from tito.student.check import check_notebook
 
-    return check_notebook(Path(args.notebook), args.timeout)
+    return check_notebook(Path(args.notebook), args.timeout, cell_timeout=args.cell_timeout)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -69,11 +69,27 @@ def cmd_grade(args: argparse.Namespace) -> int:
     root = find_root()
     (module,) = select_modules(root, [args.module])
     course = course_of(args, root)
-    report = grade_module(course, module, args.workers, args.timeout, args.scheduler)
+    report = grade_module(course, module, args.workers, args.timeout, args.scheduler, cell_timeout=args.cell_timeout,
+                          memory=memory_size(args.memory), allow_unsandboxed=args.allow_unsandboxed)
     print(format_table(report))
     print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
           f"{report.csv}; feedback under {course.root / 'feedback'}")
+    for line in report.refused:
+        print(f"tito grade: REFUSED: {line}", file=sys.stderr)
+    if report.refused:
+        print("tito grade: fix those workers (`tito doctor --scheduler URL` shows each worker's sandbox), "
+              "or pass --allow-unsandboxed to record such results (every row they make says so)", file=sys.stderr)
+        return 1
     return 0
+
+
+def memory_size(text: str) -> int:
+    from tito.sandbox.caps import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise TitoError(f"--memory {error}") from None
 
 
 def cmd_milestone(args: argparse.Namespace) -> int:
@@ -93,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=cmd_export)
 
     doctor = commands.add_parser("doctor", help="check that the course toolchain is installed")
+    doctor.add_argument("--scheduler", metavar="ADDRESS", help="also report the sandbox of every worker of this Dask scheduler")
     doctor.set_defaults(run=cmd_doctor)
 
     course_help = "course folder (default: course/ at the repository root)"
@@ -105,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run your notebook in a fresh kernel and show each graded test")
     check.add_argument("notebook", metavar="NOTEBOOK")
     check.add_argument("--timeout", type=float, default=600, metavar="S", help="wall-clock limit (default 600)")
+    check.add_argument("--cell-timeout", type=float, default=60, metavar="S",
+                       help="a cell running longer is interrupted, and skipped if it will not stop (default 60)")
     check.set_defaults(run=cmd_check)
 
     grade = commands.add_parser("grade", help="autograde every submission of a module into nbgrader's gradebook")
@@ -114,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, default=300, metavar="S", help="wall-clock limit per submission (default 300)")
     grade.add_argument("--db-url", metavar="URL", help="gradebook database, e.g. postgresql+psycopg2://... (default: sqlite)")
     grade.add_argument("--scheduler", metavar="ADDRESS", help="run the grading tasks on this Dask scheduler")
+    grade.add_argument("--cell-timeout", type=float, default=60, metavar="S",
+                       help="a cell running longer is interrupted, and skipped if it will not stop; "
+                            "tests that need it score 0 (default 60; --timeout stays the hard cap)")
+    grade.add_argument("--memory", default="2G", metavar="SIZE",
+                       help="memory of all of one submission's processes together, e.g. 2G or 512M (default 2G)")
+    grade.add_argument("--allow-unsandboxed", action="store_true",
+                       help="record results from workers that cannot build the sandbox (every such row says so)")
     grade.set_defaults(run=cmd_grade)
 
     milestone = commands.add_parser("milestone", help="train a network with tinytorch (no name: list the milestones)")

@@ -5,6 +5,11 @@ with nbgrader's rules, hands the notebooks to workers as plain data, and records
 Workers (threads here, each driving one kernel at a time, or Dask tasks) only execute notebooks in
 scratch folders with the grading kit's stubbed `tinytorch`. A submission that cannot be read,
 times out, crashes or kills its kernel scores 0 with a one-line reason; the batch always completes.
+
+Every result comes with the sandbox report of the machine that ran it (tito/grading/execute.py).
+A result that ran without the full sandbox is refused, never recorded: the message names the
+worker, and `tito grade` exits 1. Only `--allow-unsandboxed` accepts such results, and then every
+row they make says so in `reasons` and in its feedback.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import nbformat
 
 from tito.course.layout import Course, put_own_bin_on_path
 from tito.grading import gradebook as gb
-from tito.grading.execute import execute_submission, read_kit
+from tito.grading.execute import DEFAULT_CELL_TIMEOUT, execute_submission, read_kit
 from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
 from tito.progress import Progress
 from tito.project import Module, TitoError
+from tito.sandbox.caps import DEFAULT_MEMORY
 from tito.sandbox.sandbox import support
 from tito.sandbox.verdict import apply_verdict, graded_ids, trusted_imports, verifier_input
 
@@ -47,6 +53,7 @@ class GradeReport:
     rows: list[tuple[str, float, float, str]]  # student, score, max score, reason
     csv: Path
     seconds: float
+    refused: list[str] = field(default_factory=list)  # one line per worker whose results were refused
 
 
 def find_submissions(course: Course, module_id: str) -> list[Submission]:
@@ -162,12 +169,14 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
     notes = []
     for name in notebooks:
         reason = submission.reasons.get(name)
+        extra = (results.get(name) or {}).get("notes", [])  # cells that ran past the cell timeout, no sandbox
+        notes += extra
         if reason is None:
             nb = nbformat.reads(results[name]["notebook"], as_version=4)
             found = apply_verdict(nb, results[name].get("verdict"), submission.deleted.get(name, []))
             notes += found
-            if found:
-                nb.cells.insert(0, review_cell(found))
+            if found or extra:
+                nb.cells.insert(0, review_cell(extra + found))
         else:
             # Record zeros on the structure nbgrader knows: the sanitized submission, else the release.
             nb = submission.sanitized.get(name) or gb.sanitize(
@@ -177,6 +186,8 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
             nb = gb.zero_graded_cells(nb, reason)
         nb = gb.record(course, config, nb, module_id, submission.student, name)
         if reason:
+            if extra:
+                nb.cells.insert(0, review_cell(extra))
             nb.cells.insert(0, reason_cell(reason))
         nbformat.write(nb, target / f"{name}.ipynb")
     reason = "; ".join([*(submission.reasons[n] for n in notebooks if n in submission.reasons), *notes])
@@ -196,8 +207,26 @@ def finish_safely(course: Course, config, submission: Submission, module_id: str
         return finish(course, config, submission, module_id, notebooks, {})
 
 
+def sandbox_problem(result: dict) -> str | None:
+    """Why a worker's result did not run in the full sandbox (None if it did)."""
+    report = result["sandbox"] if isinstance(result["sandbox"], dict) else {"mode": result["sandbox"]}
+    if result.get("refused"):
+        return result["refused"]
+    if report.get("mode") != "namespaces":
+        why = "; ".join(report.get("missing") or []) or f"mode {report.get('mode')}"
+        return f"worker {report.get('worker', '?')} ran it without the sandbox ({why})"
+    return None
+
+
+def refusal_lines(refused: dict[str, list[str]]) -> list[str]:
+    """One line per worker problem, naming the students whose results were not recorded."""
+    return [f"{problem}: the result(s) of {', '.join(sorted(students))} were NOT recorded"
+            for problem, students in sorted(refused.items())]
+
+
 def grade_module(
-    course: Course, module: Module, workers: int, timeout: float, scheduler: str | None = None, feedback: bool = True
+    course: Course, module: Module, workers: int, timeout: float, scheduler: str | None = None, feedback: bool = True,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT, memory: int = DEFAULT_MEMORY, allow_unsandboxed: bool = False,
 ) -> GradeReport:
     started = time.monotonic()
     put_own_bin_on_path()
@@ -214,8 +243,13 @@ def grade_module(
         module.default_exp and f"tinytorch.{module.default_exp}",
     )
     sandbox = support()
-    if sandbox.missing:
+    if not scheduler and sandbox.mode != "namespaces" and not allow_unsandboxed:
+        raise TitoError(f"this machine cannot build the grading sandbox: {'; '.join(sandbox.missing)}. "
+                        "Student code will not run unsandboxed: grade as root on Linux with util-linux `unshare` "
+                        "(`tito doctor` shows what is missing), or pass --allow-unsandboxed (every row will say so)")
+    if sandbox.missing and not scheduler:
         print(f"tito grade: WARNING: {sandbox.warning()}", file=sys.stderr)
+    limits = {"cell_timeout": cell_timeout, "memory": memory, "allow_unsandboxed": allow_unsandboxed}
     submissions = find_submissions(course, module.id)
     if not submissions:
         raise TitoError(f"no submissions under {course.root / 'submitted'}/*/{module.id}/")
@@ -232,6 +266,7 @@ def grade_module(
                 problems.append(f"no feedback for {submission.student}: {type(error).__name__}: {first_line(error)}")
         progress.advance(failed=bool(reason))
 
+    refused: dict[str, list[str]] = {}  # worker problem -> students whose results were refused
     pool = DaskWorkers(scheduler) if scheduler else LocalWorkers(workers)
     try:
         by_student = {}
@@ -245,17 +280,29 @@ def grade_module(
             by_student[submission.student] = submission
             task = task_for(submission, kit, timeout, imports)
             if task:
+                task.update(limits)
                 pool.submit(task)
             else:  # nothing runnable: record the zeros now
                 done(submission, finish_safely(course, config, submission, module.id, notebooks, {}))
         for task, result in pool.results():
             submission = by_student[task["student"]]
+            problem = sandbox_problem(result) if "sandbox" in result else None  # without: the task itself failed
+            if problem and (result.get("refused") or not allow_unsandboxed):
+                refused.setdefault(problem, []).append(submission.student)
+                progress.advance(failed=True)
+                continue
+            if problem:  # accepted with --allow-unsandboxed: every row it makes says so
+                for outcome in result["notebooks"].values():
+                    outcome.setdefault("notes", []).insert(0, f"graded WITHOUT the sandbox: {problem}")
             done(submission, finish_safely(course, config, submission, module.id, notebooks, result["notebooks"]))
     finally:
         pool.close()
     for problem in problems:
         print(f"tito grade: {problem}", file=sys.stderr)
     reasons = read_reasons(course)
+    for problem, students in refused.items():
+        for student in students:
+            reasons[(module.id, student)] = f"NOT GRADED: refused, {problem}"
     csv_path = course.root / "grades.csv"
     graded = {s.student for s in submissions}
     rows = [
@@ -263,7 +310,7 @@ def grade_module(
         for row in gb.export_csv(course, reasons, csv_path)
         if row["assignment"] == module.id and row["student_id"] in graded
     ]
-    return GradeReport(module.id, rows, csv_path, time.monotonic() - started)
+    return GradeReport(module.id, rows, csv_path, time.monotonic() - started, refusal_lines(refused))
 
 
 def default_workers() -> int:

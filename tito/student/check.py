@@ -17,7 +17,7 @@ from tito.grading.explain import failure_message
 from tito.project import TitoError
 
 
-def check_notebook(notebook: Path, timeout: float) -> int:
+def check_notebook(notebook: Path, timeout: float, cell_timeout: float = 60.0) -> int:
     from nbgrader.utils import compute_checksum, determine_grade, is_grade, is_locked
 
     if not notebook.is_file():
@@ -35,7 +35,7 @@ def check_notebook(notebook: Path, timeout: float) -> int:
             cell.outputs, cell.execution_count = [], None
     result = execute_submission(
         {"student": "check", "notebooks": {notebook.stem: nbformat.writes(nb)}, "kit": kit, "timeout": timeout,
-         "sandbox": False}
+         "cell_timeout": cell_timeout, "sandbox": False}
     )
     outcome = result["notebooks"][notebook.stem]
     print(f"tito check {notebook.name}: ran in a fresh kernel in {result['seconds']:.1f}s")
@@ -43,6 +43,8 @@ def check_notebook(notebook: Path, timeout: float) -> int:
         print(f"could not finish: {outcome['reason']}")
         print("total: 0 points (nothing is graded when the notebook does not run to the end)")
         return 1
+    for note in outcome.get("notes", []):  # a cell that ran past --cell-timeout, as grading reports it
+        print(f"note: {note}")
     executed = nbformat.reads(outcome["notebook"], as_version=4)
     graded = [c for c in executed.cells if c.cell_type == "code" and is_grade(c)]
     if not graded:
