@@ -4,15 +4,14 @@ limit that kills every process of the submission, SIGINT or not."""
 from __future__ import annotations
 
 import os
-import pwd
 import time
 from pathlib import Path
 
 import nbformat
 from conftest import ROOT
+from pipeline_helpers import leftover_grader_processes
 
 from tito.grading.execute import execute_submission, read_kit
-from tito.sandbox.sandbox import USER_PREFIX, processes_of
 
 
 def notebook_of(*sources: str) -> str:
@@ -62,11 +61,6 @@ def processes_with(token: str) -> list[int]:
     return found
 
 
-def grader_user_processes() -> list[int]:
-    uids = {entry.pw_uid for entry in pwd.getpwall() if entry.pw_name.startswith(USER_PREFIX)}
-    return [pid for uid in uids for pid in processes_of(uid)]
-
-
 def test_timeout_kills_a_kernel_that_ignores_sigint_and_its_children(tmp_path: Path) -> None:
     token = f"{os.getpid()}.{time.time_ns() % 10**6}"
     stubborn = (
@@ -84,7 +78,7 @@ def test_timeout_kills_a_kernel_that_ignores_sigint_and_its_children(tmp_path: P
     assert elapsed < 8 + 15, f"the limit was 8 s but grading took {elapsed:.1f} s"
     time.sleep(0.2)
     assert processes_with(token) == [], "a child of the kernel survived the timeout"
-    assert grader_user_processes() == [], "a process of a grader user survived the timeout"
+    assert leftover_grader_processes() == [], "a process of a grader user survived the timeout"
 
 
 def test_a_dead_kernel_is_a_reason_not_a_crash(tmp_path: Path) -> None:
@@ -102,7 +96,7 @@ def test_nothing_is_left_running_after_a_normal_run(tmp_path: Path) -> None:
     assert result["notebooks"]["nb"]["reason"] is None
     time.sleep(0.2)
     assert processes_with(token) == [], "a process started by the submission outlived grading"
-    assert grader_user_processes() == [], "a process of a grader user outlived grading"
+    assert leftover_grader_processes() == [], "a process of a grader user outlived grading"
 
 
 def test_limits_only_mode_refuses_unless_allowed_then_still_caps_the_submission(monkeypatch) -> None:

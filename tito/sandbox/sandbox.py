@@ -42,7 +42,7 @@ from tito.sandbox.caps import SubmissionCaps
 USER_PREFIX = "tinytorch-grader-"
 MAX_SLOTS = 64
 SLOT_DIR = Path("/run/tinytorch-grader") if os.path.isdir("/run") else Path("/tmp/tinytorch-grader")
-DEFAULT_MEMORY = 2 << 30  # address space per process, where no cgroup caps the whole submission
+DEFAULT_MEMORY = 2 << 30  # address space per process (and, with a cgroup, memory of the whole submission)
 NPROC = 64  # processes and threads of the worker's user, where no cgroup caps the whole submission
 NOFILE = 256
 FSIZE = 64 << 20  # largest file a submission may write
@@ -227,9 +227,10 @@ class Jail:
         if mode == "namespaces":
             (self.scratch / "root").mkdir(exist_ok=True)  # the private root's mount point
         caps = self.caps
-        limits = {"cpu": max(1, int(self.cpu_seconds)), "fsize": FSIZE, "nofile": NOFILE, "core": 0}
-        if caps is None or caps.memory_group is None:
-            limits["as"] = self.memory  # no group cap: the approximation, per process
+        # Each process also gets the whole cap as address space: one process that grows gets a MemoryError
+        # it can handle (and the grader a truncated notebook, not gigabytes of buffered output); the
+        # group cap stops what several processes do together. Without a group cap, this is all there is.
+        limits = {"as": self.memory, "cpu": max(1, int(self.cpu_seconds)), "fsize": FSIZE, "nofile": NOFILE, "core": 0}
         # Without a private root the dedicated user could not even run Python when it lives under a
         # private home (e.g. pyenv in /root), so "limits" mode keeps the grader's user.
         dedicated = mode == "namespaces" and self.slot.uid is not None
