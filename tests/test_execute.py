@@ -182,3 +182,24 @@ def test_a_runaway_cell_is_interrupted_or_skipped_and_every_other_test_keeps_its
         verdict = result["notebooks"][name]["verdict"]
         assert verdict == {"results": expected_verdict, "runaway": skipped}, (name, verdict)
     assert result["notebooks"]["verifier"]["notes"] == [] and annotated(result["notebooks"]["verifier"]["notebook"])[3] == []
+
+
+def test_tito_check_reports_a_runaway_cell_as_grading_does(tmp_path: Path) -> None:
+    from conftest import run_tito
+
+    nb = nbformat.v4.new_notebook(cells=[
+        graded_cell("before = 1", "setup", locked=False, grade=False),
+        graded_cell("assert before == 1", "test-before"),
+        graded_cell(LOOP + "needed = 2", "runaway", locked=False, grade=False),
+        graded_cell("assert needed == 2", "test-needs-it"),
+        graded_cell("assert before + 1 == 2", "test-independent"),
+    ])
+    nbformat.write(nb, tmp_path / "mine.ipynb")
+    result = run_tito("check", "mine.ipynb", "--cell-timeout", "2", cwd=tmp_path, check=False)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1, result.stdout
+    assert "note: cell runaway ran past 2 s (interrupted)" in lines, result.stdout
+    assert any(line.split()[:2] == ["PASS", "test-before"] for line in lines), result.stdout
+    assert any(line.split()[:2] == ["PASS", "test-independent"] for line in lines), result.stdout
+    failed = [line for line in lines if line.split()[:2] == ["FAIL", "test-needs-it"]]
+    assert failed and "CellTimeout: cell runaway ran past 2 s; this test ran after it" in failed[0], result.stdout
