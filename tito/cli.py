@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("notebook", metavar="NOTEBOOK")
     check.add_argument("--timeout", type=float, default=600, metavar="S", help="wall-clock limit (default 600)")
     check.add_argument("--cell-timeout", type=float, default=60, metavar="S",
-                       help="a cell running longer is interrupted, and skipped if it will not stop (default 60)")
+                       help="a cell running longer is interrupted, and skipped if it will not stop (default 60; 0: none)")
     check.set_defaults(run=cmd_check)
 
     grade = commands.add_parser("grade", help="autograde every submission of a module into nbgrader's gradebook")
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--scheduler", metavar="ADDRESS", help="run the grading tasks on this Dask scheduler")
     grade.add_argument("--cell-timeout", type=float, default=60, metavar="S",
                        help="a cell running longer is interrupted, and skipped if it will not stop; "
-                            "tests that need it score 0 (default 60; --timeout stays the hard cap)")
+                            "tests that need it score 0 (default 60; 0: none; --timeout stays the hard cap)")
     grade.add_argument("--memory", default="2G", metavar="SIZE",
                        help="memory of all of one submission's processes together, e.g. 2G or 512M (default 2G)")
     grade.add_argument("--allow-unsandboxed", action="store_true",
