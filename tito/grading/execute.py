@@ -617,8 +617,15 @@ def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cel
                 except ValueError:
                     pass
                 break
+        if outcome[0] != "verdict":
+            kill()
+    try:
+        # After its verdict the verifier exits by itself, and its handle reaps it. Killed from here, it
+        # would linger as an orphan zombie until init reaps it, and the cleaning up waits for that.
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
         kill()
-    process.wait()
+        process.wait()
     talker.join(5)
     process.stdout.close()
     if watch.reason:
