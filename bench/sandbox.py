@@ -81,7 +81,33 @@ def main() -> int:
           f"({seconds['sandboxed'] / seconds['plain']:.2f}x)")
     print(f"trusted re-run:   {seconds['+ verdict'] - seconds['sandboxed']:+.2f} s per submission "
           f"(total {seconds['+ verdict'] / seconds['plain']:.2f}x plain)")
+    caps_costs()
     return 0
+
+
+def caps_costs(repeat: int = 20) -> None:
+    """What the whole-submission caps (tito/sandbox/caps.py) and the per-task sandbox check cost."""
+    from tito.sandbox.caps import SubmissionCaps, caps_support
+    from tito.sandbox.sandbox import Slot, recheck_support
+
+    print("caps: " + "; ".join(caps_support().lines()))
+    with Slot() as slot:
+        started = time.perf_counter()
+        for _ in range(repeat):
+            with SubmissionCaps(slot.number):
+                pass
+        setup = (time.perf_counter() - started) / repeat
+        with SubmissionCaps(slot.number) as caps:
+            started = time.perf_counter()
+            for _ in range(repeat * 10):
+                caps.hit()
+            look = (time.perf_counter() - started) / (repeat * 10)
+    started = time.perf_counter()
+    for _ in range(repeat):
+        recheck_support()
+    check = (time.perf_counter() - started) / repeat
+    print(f"caps set-up + tear-down: {setup * 1000:.1f} ms per submission; one look at the caps: {look * 1e6:.0f} us "
+          f"(every 0.2 s while it runs); sandbox re-check: {check * 1000:.1f} ms per task")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,12 @@ instead of producing samples that no longer mean what their names say. Writes
     perfect    every solution cell filled in with the reference answer
     partial    perfect, plus one plausible mistake (MISTAKES below) that fails some tests
     untouched  the release as handed out
-    timeout    perfect, plus a loop that ignores Ctrl-C (SIGINT) right after the first solution
+    timeout    perfect, plus a loop that ignores Ctrl-C (SIGINT) after every solution: each is stopped
+               at the cell timeout, but together they run past the whole notebook's --timeout
     crash      perfect, plus a cell that segfaults the kernel
     garbled    the perfect notebook cut in half: not valid JSON
+    loops      perfect, plus an endless loop at the top of the last solution cell: interrupted at the
+               cell timeout, it loses only the tests that need that cell
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ SAMPLE_MODULE = "07_autograd"
 # tito grade --timeout for the samples (demo and tests): the `timeout` sample costs this much. The
 # reference 07 notebook runs in about 6 s in a kernel on a loaded 2-core machine: 5x headroom.
 SAMPLE_TIMEOUT = 30
+# tito grade --cell-timeout for the samples: the `loops` sample costs this much twice (the kernel and
+# the trusted re-run). The slowest reference 07 cell takes 0.4 s on a loaded 2-core machine: 12x headroom.
+SAMPLE_CELL_TIMEOUT = 5
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,13 @@ import ctypes
 ctypes.string_at(0)
 """
 
-SAMPLES = ("perfect", "partial", "untouched", "timeout", "crash", "garbled")
+ENDLESS_LOOP = """\
+# A student's demo loop that never ends (Ctrl-C, i.e. an interrupt, stops it).
+while True:
+    pass
+"""
+
+SAMPLES = ("perfect", "partial", "untouched", "timeout", "crash", "garbled", "loops")
 
 
 def nbgrader_meta(cell: nbformat.NotebookNode) -> dict:
@@ -127,6 +139,25 @@ def with_cell_after_first_solution(nb: nbformat.NotebookNode, code: str) -> nbfo
     return nb
 
 
+def with_cell_after_every_solution(nb: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode:
+    nb = nbformat.from_dict(nb)
+    solutions = [i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("solution")]
+    for index in reversed(solutions):
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def last_solution(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")][-1]
+
+
+def with_code_atop_last_solution(nb: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode:
+    nb = nbformat.from_dict(nb)
+    cell = last_solution(nb)
+    cell.source = code + cell.source
+    return nb
+
+
 def build_samples(course: Path, module_id: str) -> dict[str, Path]:
     (module,) = select_modules(ROOT, [module_id])
     release = nbformat.read(course / "release" / module.id / f"{module.name}.ipynb", as_version=4)
@@ -138,8 +169,9 @@ def build_samples(course: Path, module_id: str) -> dict[str, Path]:
         "perfect": perfect,
         "partial": with_mistake(perfect, MISTAKES[module.id]),
         "untouched": release,
-        "timeout": with_cell_after_first_solution(perfect, LOOP_IGNORING_SIGINT),
+        "timeout": with_cell_after_every_solution(perfect, LOOP_IGNORING_SIGINT),
         "crash": with_cell_after_first_solution(perfect, SEGFAULT),
+        "loops": with_code_atop_last_solution(perfect, ENDLESS_LOOP),
     }
     written = {}
     for student in SAMPLES:
@@ -163,13 +195,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", default=SAMPLE_MODULE, metavar="MODULE")
     parser.add_argument("--grade", action="store_true", help="then grade them with `tito grade`")
     parser.add_argument("--timeout", default=str(SAMPLE_TIMEOUT), metavar="S", help="tito grade's --timeout (with --grade)")
+    parser.add_argument("--cell-timeout", default=str(SAMPLE_CELL_TIMEOUT), metavar="S",
+                        help="tito grade's --cell-timeout (with --grade)")
     args = parser.parse_args(argv)
     written = build_samples(Path(args.course).resolve(), args.module)
     print(f"sample submissions for {args.module}: {', '.join(written)}")
     if args.grade:
         from tito.cli import main as tito
 
-        return tito(["grade", args.module, "--course", args.course, "--timeout", args.timeout])
+        return tito(["grade", args.module, "--course", args.course, "--timeout", args.timeout,
+                     "--cell-timeout", args.cell_timeout])
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -130,3 +131,47 @@ def hidden_test_lines(nb: nbformat.NotebookNode) -> set[str]:
 
 def answer_lines(nb: nbformat.NotebookNode) -> set[str]:
     return block_lines(nb, "### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def free_slots() -> Iterator[int]:
+    """Grader slot numbers no grading run holds right now (each held while it is yielded): whatever
+    is left of such a slot (processes of its user, its scratch disk) has leaked. Slots held by a
+    run (other work on this shared machine) are skipped."""
+    import fcntl
+
+    from tito.sandbox.sandbox import MAX_SLOTS, SLOT_DIR
+
+    for number in range(MAX_SLOTS):
+        lock_path = SLOT_DIR / f"slot-{number}.lock"
+        if not lock_path.exists():
+            continue
+        with open(lock_path, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            yield number
+
+
+def leftover_grader_processes() -> list[int]:
+    """Processes of the grader users (tinytorch-grader-N) of slots no grading run holds."""
+    import pwd
+
+    from tito.sandbox.sandbox import USER_PREFIX, processes_of
+
+    found = []
+    for number in free_slots():
+        try:
+            found += processes_of(pwd.getpwnam(f"{USER_PREFIX}{number}").pw_uid)
+        except KeyError:
+            continue
+    return found
+
+
+def leaked_scratch_disks() -> list[str]:
+    """Scratch disks (a tmpfs per slot) still mounted for a slot no grading run holds."""
+    from tito.sandbox.caps import mounts
+    from tito.sandbox.sandbox import SLOT_DIR
+
+    mounted = {point for point, _, kind, _ in mounts() if kind == "tmpfs"}
+    return [f"{SLOT_DIR}/scratch-{n}" for n in free_slots() if f"{SLOT_DIR}/scratch-{n}" in mounted]

@@ -4,15 +4,14 @@ limit that kills every process of the submission, SIGINT or not."""
 from __future__ import annotations
 
 import os
-import pwd
 import time
 from pathlib import Path
 
 import nbformat
 from conftest import ROOT
+from pipeline_helpers import leftover_grader_processes
 
 from tito.grading.execute import execute_submission, read_kit
-from tito.sandbox.sandbox import USER_PREFIX, processes_of
 
 
 def notebook_of(*sources: str) -> str:
@@ -62,11 +61,6 @@ def processes_with(token: str) -> list[int]:
     return found
 
 
-def grader_user_processes() -> list[int]:
-    uids = {entry.pw_uid for entry in pwd.getpwall() if entry.pw_name.startswith(USER_PREFIX)}
-    return [pid for uid in uids for pid in processes_of(uid)]
-
-
 def test_timeout_kills_a_kernel_that_ignores_sigint_and_its_children(tmp_path: Path) -> None:
     token = f"{os.getpid()}.{time.time_ns() % 10**6}"
     stubborn = (
@@ -84,7 +78,7 @@ def test_timeout_kills_a_kernel_that_ignores_sigint_and_its_children(tmp_path: P
     assert elapsed < 8 + 15, f"the limit was 8 s but grading took {elapsed:.1f} s"
     time.sleep(0.2)
     assert processes_with(token) == [], "a child of the kernel survived the timeout"
-    assert grader_user_processes() == [], "a process of a grader user survived the timeout"
+    assert leftover_grader_processes() == [], "a process of a grader user survived the timeout"
 
 
 def test_a_dead_kernel_is_a_reason_not_a_crash(tmp_path: Path) -> None:
@@ -102,19 +96,110 @@ def test_nothing_is_left_running_after_a_normal_run(tmp_path: Path) -> None:
     assert result["notebooks"]["nb"]["reason"] is None
     time.sleep(0.2)
     assert processes_with(token) == [], "a process started by the submission outlived grading"
-    assert grader_user_processes() == [], "a process of a grader user outlived grading"
+    assert leftover_grader_processes() == [], "a process of a grader user outlived grading"
 
 
-def test_limits_only_mode_still_grades_and_applies_the_limits(monkeypatch) -> None:
-    """Where namespaces are missing: no jail, but the rlimits hold and the result says which mode ran."""
+def test_limits_only_mode_refuses_unless_allowed_then_still_caps_the_submission(monkeypatch) -> None:
+    """Where namespaces are missing, a task refuses to run student code and says which worker it is;
+    allowed, it runs with the limits and the whole-submission caps, and the result says which mode ran."""
     from tito.grading import execute
-    from tito.sandbox import sandbox
+    from tito.sandbox import caps, sandbox
 
     limits = sandbox.Support("limits", ("no PID/network/mount namespaces",))
     monkeypatch.setattr(sandbox, "support", lambda: limits)
-    monkeypatch.setattr(execute, "support", lambda: limits)
-    probe = "import resource\nprint('AS', resource.getrlimit(resource.RLIMIT_AS)[0])"
-    result = execute_submission({"student": "s", "notebooks": {"nb": notebook_of(probe)}, "kit": {}, "timeout": 120})
+    monkeypatch.setattr(execute, "recheck_support", lambda: limits)
+    probe = "import resource\nprint('AS', resource.getrlimit(resource.RLIMIT_AS)[0])\nprint(open('/proc/self/cgroup').read())"
+    task = {"student": "s", "notebooks": {"nb": notebook_of(probe)}, "kit": {}, "timeout": 120}
+    refused = execute_submission(task)
+    assert refused["notebooks"] == {} and refused["sandbox"]["mode"] == "limits", refused
+    assert refused["refused"].startswith("worker local on ") and "no PID/network/mount namespaces" in refused["refused"]
+    result = execute_submission(dict(task, allow_unsandboxed=True))
     outcome = result["notebooks"]["nb"]
     assert outcome["reason"] is None, outcome
-    assert f"AS {sandbox.DEFAULT_MEMORY}" in outputs_text(outcome["notebook"]) and result["sandbox"] == "limits"
+    assert result["sandbox"]["mode"] == "limits" and "refused" not in result
+    text = outputs_text(outcome["notebook"])
+    if caps.caps_support().memory is not None:  # the whole submission's memory cap replaces the per-process one
+        assert f"{caps.GROUP_PREFIX}" in text and "memory:" in text, text
+    else:
+        assert f"AS {sandbox.DEFAULT_MEMORY}" in text, text
+
+
+def annotated(notebook_json: str) -> list[list[str]]:
+    """Per cell: its outputs as 'text' or 'Error: value'."""
+    nb = nbformat.reads(notebook_json, as_version=4)
+    return [[(o.get("text") or f"{o.get('ename')}: {o.get('evalue')}").strip() for o in c.outputs] for c in nb.cells]
+
+
+def graded_cell(source: str, grade_id: str, locked: bool = True, grade: bool = True) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": grade, "grade_id": grade_id, "locked": locked, "points": 1,
+                                 "schema_version": 3, "solution": not locked, "task": False}
+    return cell
+
+
+LOOP = "while True:\n    pass\n"
+LOOP_SWALLOWING_INTERRUPTS = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass\n"
+# Runs away only where IPython is absent, i.e. in the trusted verifier, and swallows its alarm.
+LOOP_ONLY_IN_THE_VERIFIER = "if 'get_ipython' not in globals():\n" + "".join("    " + line + "\n" for line in LOOP_SWALLOWING_INTERRUPTS.splitlines())
+
+
+def test_a_runaway_cell_is_interrupted_or_skipped_and_every_other_test_keeps_its_points() -> None:
+    """Per-cell timeouts in the kernel (interrupt; kill, fresh kernel, replay without the cell) and in
+    the trusted verifier (alarm; kill, re-run without the cell), on three small graded notebooks."""
+    from tito.sandbox.verdict import verifier_input
+
+    def notebook(loop: str) -> nbformat.NotebookNode:
+        return nbformat.v4.new_notebook(cells=[
+            graded_cell("before = 1", "setup", locked=False, grade=False),
+            graded_cell("assert before == 1", "test-before"),
+            graded_cell(loop + "needed = 2", "runaway", locked=False, grade=False),
+            graded_cell("assert needed == 2", "test-needs-it"),
+            graded_cell("assert before + 1 == 2", "test-independent"),
+        ])
+
+    notebooks = {"interrupted": notebook(LOOP), "killed": notebook(LOOP_SWALLOWING_INTERRUPTS),
+                 "verifier": notebook(LOOP_ONLY_IN_THE_VERIFIER)}
+    imports = {"modules": {}, "preload": []}
+    result = execute_submission({
+        "student": "s", "notebooks": {name: nbformat.writes(nb) for name, nb in notebooks.items()}, "kit": {},
+        "timeout": 120, "cell_timeout": 2, "verify": {name: verifier_input(nb, imports) for name, nb in notebooks.items()},
+    })
+    ran_past = "CellTimeout: cell runaway ran past 2 s"
+    needs_it = "CellTimeout: cell runaway ran past 2 s; this test ran after it and failed (it may need that cell)"
+    for name in ("interrupted", "killed"):
+        outcome = result["notebooks"][name]
+        assert outcome["reason"] is None, outcome
+        cells = annotated(outcome["notebook"])
+        assert cells[1] == [] and cells[4] == [], (name, cells)  # the tests before and beside it pass
+        assert cells[2][0] == ran_past and cells[3][0] == needs_it and cells[3][1].startswith("NameError"), (name, cells)
+    assert result["notebooks"]["interrupted"]["notes"] == ["cell runaway ran past 2 s (interrupted)"]
+    assert result["notebooks"]["killed"]["notes"][0].startswith("cell runaway ran past 2 s (it ignored the interrupt")
+    assert annotated(result["notebooks"]["interrupted"]["notebook"])[2][1].startswith("KeyboardInterrupt")
+    expected_verdict = {"test-before": [True, ""], "test-needs-it": [False, "NameError: name 'needed' is not defined"],
+                        "test-independent": [True, ""]}
+    # interrupted by the verifier's alarm; skipped because the kernel had to be killed; killed and re-run
+    for name, skipped in (("interrupted", []), ("killed", [2]), ("verifier", [2])):
+        verdict = result["notebooks"][name]["verdict"]
+        assert verdict == {"results": expected_verdict, "runaway": skipped}, (name, verdict)
+    assert result["notebooks"]["verifier"]["notes"] == [] and annotated(result["notebooks"]["verifier"]["notebook"])[3] == []
+
+
+def test_tito_check_reports_a_runaway_cell_as_grading_does(tmp_path: Path) -> None:
+    from conftest import run_tito
+
+    nb = nbformat.v4.new_notebook(cells=[
+        graded_cell("before = 1", "setup", locked=False, grade=False),
+        graded_cell("assert before == 1", "test-before"),
+        graded_cell(LOOP + "needed = 2", "runaway", locked=False, grade=False),
+        graded_cell("assert needed == 2", "test-needs-it"),
+        graded_cell("assert before + 1 == 2", "test-independent"),
+    ])
+    nbformat.write(nb, tmp_path / "mine.ipynb")
+    result = run_tito("check", "mine.ipynb", "--cell-timeout", "2", cwd=tmp_path, check=False)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1, result.stdout
+    assert "note: cell runaway ran past 2 s (interrupted)" in lines, result.stdout
+    assert any(line.split()[:2] == ["PASS", "test-before"] for line in lines), result.stdout
+    assert any(line.split()[:2] == ["PASS", "test-independent"] for line in lines), result.stdout
+    failed = [line for line in lines if line.split()[:2] == ["FAIL", "test-needs-it"]]
+    assert failed and "CellTimeout: cell runaway ran past 2 s; this test ran after it" in failed[0], result.stdout

@@ -100,3 +100,24 @@ def test_a_graded_kernel_is_a_real_ipykernel_with_its_usual_sys_path(tmp_path: P
                                  "sandbox": False})
     outputs = nbformat.reads(result["notebooks"]["nb"]["notebook"], as_version=4).cells[0].outputs
     assert [o.get("text") for o in outputs] == ["IPythonKernel True autograde\n"]
+
+
+def test_a_child_killed_by_sigkill_leaves_no_traceback(tmp_path: Path) -> None:
+    """The handle process ends the way its child ended; SIGKILL cannot be reset, so it must not try
+    (it printed an OSError traceback on the grader's terminal and exited 125)."""
+    server_stderr = tmp_path / "server-stderr"
+    with open(server_stderr, "wb") as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)  # the server, and every handle it forks, writes its errors here
+        try:
+            server = ForkServer()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    try:
+        (tmp_path / "die.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+        process = server.spawn([sys.executable, str(tmp_path / "die.py")], {}, tmp_path, None)
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        server.close()
+    assert server_stderr.read_text() == ""

@@ -34,7 +34,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from tito.doctor import run_doctor
 
-    return run_doctor()
+    return run_doctor(scheduler=args.scheduler)
 
 
 def course_of(args: argparse.Namespace, root: Path):  # -> tito.course.Course
@@ -90,7 +90,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from tito.student.check import check_notebook
 
-    return check_notebook(Path(args.notebook), args.timeout)
+    return check_notebook(Path(args.notebook), args.timeout, cell_timeout=args.cell_timeout)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -105,10 +105,18 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise TitoError("--comment goes with --override STUDENT:GRADE_ID=POINTS")
     with locked(args, course, f"grade {module.id}"):
         course.remember_db_url()
-        report = grade_module(course, module, args.workers, args.timeout, args.scheduler, students=args.student)
+        report = grade_module(course, module, args.workers, args.timeout, args.scheduler, students=args.student,
+                              cell_timeout=args.cell_timeout, memory=memory_size(args.memory),
+                              allow_unsandboxed=args.allow_unsandboxed)
     print(ascii_only(format_table(report)))
     print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
           f"{report.csv}; feedback under {course.root / 'feedback'}")
+    for line in report.refused:
+        print(f"tito grade: REFUSED: {line}", file=sys.stderr)
+    if report.refused:
+        print("tito grade: fix those workers (`tito doctor --scheduler URL` shows each worker's sandbox), "
+              "or pass --allow-unsandboxed to record such results (every row they make says so)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -224,6 +232,15 @@ def cmd_mutate(args: argparse.Namespace) -> int:
                          args.every_test, args.list)
 
 
+def memory_size(text: str) -> int:
+    from tito.sandbox.caps import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise TitoError(f"--memory {error}") from None
+
+
 def cmd_milestone(args: argparse.Namespace) -> int:
     from tito.student.milestone import run_milestone
 
@@ -243,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=cmd_export)
 
     doctor = commands.add_parser("doctor", help="check that the course toolchain is installed")
+    doctor.add_argument("--scheduler", metavar="ADDRESS", help="also report the sandbox of every worker of this Dask scheduler")
     doctor.set_defaults(run=cmd_doctor)
 
     course_help = "course folder (default: course/ at the repository root)"
@@ -260,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run your notebook in a fresh kernel and show each graded test")
     check.add_argument("notebook", metavar="NOTEBOOK")
     check.add_argument("--timeout", type=float, default=600, metavar="S", help="wall-clock limit (default 600)")
+    check.add_argument("--cell-timeout", type=float, default=60, metavar="S",
+                       help="a cell running longer is interrupted, and skipped if it will not stop (default 60; 0: none)")
     check.set_defaults(run=cmd_check)
 
     grade = commands.add_parser("grade", help="autograde every submission of a module into nbgrader's gradebook")
@@ -274,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="record a manual grade instead of grading (repeatable; needs --comment)")
     grade.add_argument("--comment", metavar="TEXT", help="why, for --override: the student sees it in the feedback")
     add_no_wait(grade)
+    grade.add_argument("--cell-timeout", type=float, default=60, metavar="S",
+                       help="a cell running longer is interrupted, and skipped if it will not stop; "
+                            "tests that need it score 0 (default 60; 0: none; --timeout stays the hard cap)")
+    grade.add_argument("--memory", default="2G", metavar="SIZE",
+                       help="memory of all of one submission's processes together, e.g. 2G or 512M (default 2G)")
+    grade.add_argument("--allow-unsandboxed", action="store_true",
+                       help="record results from workers that cannot build the sandbox (every such row says so)")
     grade.set_defaults(run=cmd_grade)
 
     add_term_commands(commands, course_help)

@@ -74,7 +74,35 @@ def report_leftovers() -> None:
         print(f"WARNING: warm-starter folders left behind; remove them with: rm -rf {' '.join(folders)}")
 
 
-def run_doctor() -> int:
+def check_worker() -> dict:
+    """Run on a Dask worker by `tito doctor --scheduler`: its sandbox, checked there and then."""
+    from tito.sandbox.sandbox import recheck_support, worker_report
+
+    return worker_report(recheck_support())
+
+
+def scheduler_workers(scheduler: str, problems: list[str]) -> None:
+    """Each worker of `scheduler`: the sandbox it would grade in, and its caps."""
+    try:
+        from dask.distributed import Client
+
+        with Client(scheduler, timeout=30) as client:
+            reports = client.run(check_worker)
+    except Exception as error:  # unreachable scheduler, no dask: a problem line, not a traceback
+        problems.append(f"cannot ask the workers of {scheduler}: {type(error).__name__}: {error}")
+        return
+    if not reports:
+        problems.append(f"the scheduler {scheduler} has no workers")
+    for address, report in sorted(reports.items()):
+        print(f"worker      {address} ({report['worker'].rsplit(' on ', 1)[-1]}): sandbox {report['mode']}")
+        for line in report["caps"]:
+            print(f"              cap {line}")
+        if report["mode"] != "namespaces":
+            problems.append(f"worker {address} cannot build the sandbox ({'; '.join(report['missing'])}): "
+                            "tito grade refuses its results unless --allow-unsandboxed")
+
+
+def run_doctor(scheduler: str | None = None) -> int:
     problems: list[str] = []
     fix = f"{sys.executable} -m pip install -e '.[course,test]'"
     print(f"python      {sys.version.split()[0]} ({sys.executable})")
@@ -109,6 +137,17 @@ def run_doctor() -> int:
     print(f"sandbox     {sandbox.mode}")
     for missing in sandbox.missing:  # grading still works, with less protection: loud, not fatal
         print(f"WARNING: sandbox: {missing}")
+    from tito.sandbox.caps import caps_support
+
+    caps = caps_support()
+    for line in caps.lines():  # the whole-submission caps and what enforces each
+        print(f"cap         {line}")
+    for note in caps.notes:
+        print(f"            (not used: {note})")
+    for line in caps.missing():
+        print(f"WARNING: cap: {line}")
+    if scheduler:
+        scheduler_workers(scheduler, problems)
     for problem in problems:
         print(f"problem: {problem}")
     print("doctor: all good" if not problems else f"doctor: {len(problems)} problem(s)")

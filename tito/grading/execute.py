@@ -11,6 +11,21 @@ kernel runs student code. The kernel starts in a session of its own (jupyter_cli
 at the deadline a watchdog kills it, everything descended from it and everything left in its session:
 a kernel that ignores SIGINT dies all the same, and nbclient then reports the kernel dead.
 
+Per-cell timeouts (issue 15): a cell that runs past `cell_timeout` is interrupted (SIGINT, as
+Jupyter's stop button); if its kernel does not come back within INTERRUPT_GRACE, the kernel is
+killed, a fresh one re-runs the cells before it (skipping every runaway cell; their first outputs
+are kept), and execution goes on after it. The runaway cell and the graded tests after it that fail
+get an error output naming it ("cell GRADE_ID ran past 60 s"); every other test keeps its points.
+The whole-submission `timeout` stays the hard cap. The trusted verifier follows the same rule: an
+alarm interrupts the cell; if that is swallowed, the verifier is killed and run again skipping it.
+
+Whole-submission caps (tito/sandbox/caps.py): memory, processes and scratch disk of all the
+submission's processes together; a watcher polls them and, at the first hit, kills the submission,
+which then scores 0 with the reason ("used more than 2 GiB of memory").
+
+Each task checks the sandbox of the machine it runs on when it starts and reports it with its
+result; a task that must be sandboxed refuses to run student code where the sandbox cannot be built.
+
 `GradingKernelManager.format_kernel_cmd` is the one place that builds the command that runs student
 code: the sandbox (tito/sandbox/sandbox.py) wraps it. The kernel talks to this process over unix sockets in
 its scratch folder (it has no network, not even loopback), and its output is capped here.
@@ -19,22 +34,36 @@ its scratch folder (it has no network, not even loopback), and its output is cap
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
+from nbclient.util import run_sync
 
+from tito.sandbox.caps import DEFAULT_MEMORY, SubmissionCaps
 from tito.sandbox.forkserver import DEVNULL, PIPE, warm_starter
-from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, support
+from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, recheck_support, worker_report
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
 VERIFIER = Path(__file__).resolve().parents[1] / "sandbox" / "verifier.py"
+DEFAULT_CELL_TIMEOUT = 60.0  # seconds one cell may run
+INTERRUPT_GRACE = 5.0  # seconds an interrupted cell gets to stop before its kernel is killed
+CAPS_POLL = 0.2  # seconds between two looks at the submission's caps
+
+
+class RunawayCell(Exception):
+    """A cell ran past the cell timeout and did not stop when interrupted."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(f"cell {index} did not stop when interrupted")
+        self.index = index
 
 
 class GradingKernelManager(AsyncKernelManager):
@@ -60,15 +89,108 @@ class GradingKernelManager(AsyncKernelManager):
 
 
 class GradingClient(NotebookClient):
-    """nbclient's client with a sandboxed kernel manager and a cap on the output it keeps:
-    a submission printing gigabytes leaves a truncated notebook, not a full memory or disk."""
+    """nbclient's client with a sandboxed kernel manager, a cap on the output it keeps (a submission
+    printing gigabytes leaves a truncated notebook, not a full memory or disk) and per-cell
+    timeouts: interrupt, and if the kernel does not come back, a fresh kernel that replays the
+    cells before the runaway one without it (`runaway`: cell index -> "interrupted" or "killed")."""
 
-    def __init__(self, nb, jail: Jail | None, ipc: Path, **kwargs) -> None:
+    def __init__(self, nb, jail: Jail | None, ipc: Path, cell_timeout: float | None = None,
+                 after_kill: Callable[[], None] | None = None, **kwargs) -> None:
         kwargs.setdefault("shell_timeout_interval", 1)  # a kernel dead before its first reply is seen in 1 s, not 5
         super().__init__(nb, **kwargs)
         self.jail, self.ipc = jail, ipc
         self.output_bytes = 0
         self.truncated = False
+        self.cell_timeout = cell_timeout or None
+        self.timeout_func = (lambda cell: self.cell_timeout) if self.cell_timeout else None
+        self.after_kill = after_kill  # kills what a killed kernel left behind (its user's, its cgroup's processes)
+        self.runaway: dict[int, str] = {}
+        self.current_index: int | None = None
+        self.start_options: dict = {}
+
+    async def async_execute(self, reset_kc: bool = False, **kwargs) -> nbformat.NotebookNode:
+        """nbclient's `async_execute`, going on after a cell that would not stop."""
+        from nbclient.util import ensure_async
+
+        self.reset_execution_trackers()
+        self.start_options = kwargs
+        async with self.async_setup_kernel(**kwargs):
+            info = await self.async_wait_for_reply(await ensure_async(self.kc.kernel_info()))
+            if info is not None and "language_info" in info["content"]:
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+            for index, cell in enumerate(self.nb.cells):
+                try:
+                    await self.async_execute_cell(cell, index, execution_count=self.code_cells_executed + 1)
+                except RunawayCell:
+                    self.runaway[index] = "killed"
+                    cell["execution_count"] = self.code_cells_executed
+                    await self.replay_before(index)
+            self.set_widgets_metadata()
+        return self.nb
+
+    execute = run_sync(async_execute)  # nbclient binds its own async_execute here: rebind ours
+
+    async def async_execute_cell(self, cell, cell_index: int, execution_count=None, store_history: bool = True):
+        self.current_index = cell_index
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """The running cell is past the cell timeout: interrupt it; if the kernel answers within the
+        grace period, that reply ends the cell (a KeyboardInterrupt error); else RunawayCell."""
+        from queue import Empty
+
+        from nbclient.util import ensure_async
+
+        index = self.current_index
+        self.runaway[index] = "interrupted"
+        await ensure_async(self.km.interrupt_kernel())
+        deadline = time.monotonic() + min(INTERRUPT_GRACE, self.cell_timeout or INTERRUPT_GRACE)
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                message = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+            except Empty:
+                break
+            if message.get("msg_type") == "execute_reply":  # one cell runs at a time: it is this one's
+                return message
+        raise RunawayCell(index)
+
+    async def replay_before(self, index: int) -> None:
+        """Kill the kernel, start a fresh one and re-run the code cells before `index` that did not
+        run away, their outputs discarded (the first run's stay in the notebook)."""
+        while True:
+            await self.fresh_kernel()
+            kept = (self.code_cells_executed, self.output_bytes, self.truncated)
+            try:
+                for earlier in range(index):
+                    original = self.nb.cells[earlier]
+                    if earlier in self.runaway or original.cell_type != "code":
+                        continue
+                    replica = nbformat.from_dict(original)  # a copy: nbclient fills in its outputs
+                    replica.outputs = []
+                    try:
+                        await self.async_execute_cell(replica, earlier)
+                    finally:
+                        self.nb.cells[earlier] = original  # nbclient puts the copy it ran in its place
+                return
+            except RunawayCell as again:  # a cell that ran away only this time: skip it too, start over
+                self.runaway[again.index] = "killed"
+            finally:
+                self.code_cells_executed, self.output_bytes, self.truncated = kept
+
+    async def fresh_kernel(self) -> None:
+        process = self.km.provisioner.process if self.km.provisioner else None
+        if process is not None:
+            kill_process_tree(process.pid)
+            if self.after_kill is not None:
+                self.after_kill()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        await self._async_cleanup_kernel()
+        self.km = self.create_kernel_manager()
+        await self.async_start_new_kernel(**self.start_options)
+        await self.async_start_new_kernel_client()
 
     def create_kernel_manager(self):
         km = GradingKernelManager(kernel_name="python3", transport="ipc", ip=str(self.ipc / "kernel"),
@@ -219,7 +341,8 @@ class Run:
     submission's scratch, owned by the worker's user, and the jail it runs in."""
 
     def __init__(self, scratch: Path, label: str, slot: Slot | None, kit_dir: Path, seconds: float,
-                 readable: tuple[Path, ...] = (), keep_stdout: bool = False) -> None:
+                 readable: tuple[Path, ...] = (), keep_stdout: bool = False, caps: SubmissionCaps | None = None,
+                 memory: int = DEFAULT_MEMORY) -> None:
         self.folder = scratch / label
         self.work, self.ipc = self.folder / "work", self.folder / "ipc"
         for folder in (self.folder, self.work, self.ipc):
@@ -228,13 +351,85 @@ class Run:
         self.jail = None
         if slot is not None:
             self.jail = Jail(slot, self.folder, readable=[kit_dir, *readable], writable=[self.work, self.ipc],
-                             cpu_seconds=int(seconds) + 1, keep_stdout=keep_stdout)
+                             memory=memory, cpu_seconds=int(seconds) + 1, keep_stdout=keep_stdout, caps=caps)
             self.jail.hand_over(self.work)
             self.jail.hand_over(self.ipc)
 
+    def remove(self) -> None:
+        """Its folders go once its processes are dead: the space is the submission's, on its scratch disk."""
+        shutil.rmtree(self.folder, ignore_errors=True)
 
-def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds: float, limit: float) -> dict:
-    """Execute one notebook; {"notebook": executed JSON or None, "reason": one line or None}."""
+
+class CapsWatch:
+    """Looks at the submission's caps every CAPS_POLL seconds while one of its processes runs; at
+    the first hit, `kill()`s it. `reason`: the cap hit, also if only seen at the end (a full disk)."""
+
+    def __init__(self, caps: SubmissionCaps | None, kill: Callable[[], None]) -> None:
+        self.caps, self.kill = caps, kill
+        self.reason: str | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+
+    def watch(self) -> None:
+        while not self.stopped.wait(CAPS_POLL):
+            reason = self.caps.hit()
+            if reason:
+                self.reason = reason
+                self.kill()
+                return
+
+    def __enter__(self) -> CapsWatch:
+        if self.caps is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.caps is None:
+            return
+        self.stopped.set()
+        self.thread.join()
+        self.reason = self.reason or self.caps.hit()
+
+
+def cell_label(cell, index: int) -> str:
+    """How a student finds the cell: its nbgrader grade_id, else its position in the notebook."""
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"#{index + 1}"
+
+
+def is_graded(cell) -> bool:
+    return cell.cell_type == "code" and bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+def runaway_error(message: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("error", ename="CellTimeout", evalue=message, traceback=[f"CellTimeout: {message}"])
+
+
+def mark_runaway_cells(nb: nbformat.NotebookNode, runaway: dict[int, str], seconds: float) -> list[str]:
+    """Each runaway cell gets an error output saying so (a graded one then scores 0), and so does
+    each graded test after one that failed (it may need that cell); the notes for the grade's reasons."""
+    notes = []
+    for index, how in sorted(runaway.items()):
+        cell, label = nb.cells[index], cell_label(nb.cells[index], index)
+        message = f"cell {label} ran past {seconds:g} s"
+        notes.append(message + (" (interrupted)" if how == "interrupted" else
+                                " (it ignored the interrupt: the kernel was restarted and the cells before it re-run without it)"))
+        cell.outputs.insert(0, runaway_error(message))
+    if runaway:
+        for index in range(min(runaway) + 1, len(nb.cells)):
+            cell = nb.cells[index]
+            if index in runaway or not is_graded(cell) or not any(o.output_type == "error" for o in cell.outputs):
+                continue
+            last = max(i for i in runaway if i < index)
+            cell.outputs.insert(0, runaway_error(f"cell {cell_label(nb.cells[last], last)} ran past {seconds:g} s; "
+                                                 "this test ran after it and failed (it may need that cell)"))
+    return notes
+
+
+def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds: float, limit: float,
+                 cell_timeout: float | None = None, caps: SubmissionCaps | None = None,
+                 after_kill: Callable[[], None] | None = None) -> dict:
+    """Execute one notebook; {"notebook": executed JSON or None, "reason": one line or None,
+    "notes": [runaway cells], "runaway": {cell index: "interrupted" or "killed"}}."""
     from nbclient.exceptions import DeadKernelError
 
     (run.work / f"{name}.ipynb").write_text(notebook_json, encoding="utf-8")
@@ -245,8 +440,10 @@ def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds
         nb,
         run.jail,
         run.ipc,
+        cell_timeout=cell_timeout,
+        after_kill=after_kill,
         kernel_name="python3",
-        timeout=None,  # the wall-clock limit is the watchdog's
+        timeout=None,  # per cell: cell_timeout; the whole notebook's wall-clock limit is the watchdog's
         allow_errors=True,
         record_timing=False,
         extra_arguments=["--HistoryManager.hist_file=:memory:"],
@@ -255,38 +452,74 @@ def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds
         on_cell_start=lambda cell, cell_index: running.update(index=cell_index),
         on_cell_executed=record_reply_error,
     )
+
+    def kill_submission() -> None:
+        if watchdog.kernel_pid:
+            kill_process_tree(watchdog.kernel_pid)
+        caps.kill_all()
+
     reason = None
     watchdog.timer.start()
     try:
-        # The kernel process's own stdout/stderr (start-up warnings) are not the notebook's output.
-        client.execute(env=kernel_environment(kit_dir, run.work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except DeadKernelError:
-        reason = f"the kernel died while running cell {running['index']} (crash, os._exit or killed)"
-    except Exception as error:  # anything else that stops execution is reported, not raised
-        reason = f"execution failed at cell {running['index']}: {type(error).__name__}: {first_line(error)}"
+        with CapsWatch(caps, kill_submission) as watch:
+            try:
+                # The kernel process's own stdout/stderr (start-up warnings) are not the notebook's output.
+                client.execute(env=kernel_environment(kit_dir, run.work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except DeadKernelError:
+                reason = f"the kernel died while running cell {running['index']} (crash, os._exit or killed)"
+            except Exception as error:  # anything else that stops execution is reported, not raised
+                reason = f"execution failed at cell {running['index']}: {type(error).__name__}: {first_line(error)}"
+            finally:
+                watchdog.timer.cancel()
+                if watchdog.kernel_pid:  # whatever the student's code left running dies with its kernel
+                    kill_process_tree(watchdog.kernel_pid)
     finally:
         watchdog.timer.cancel()
-        if watchdog.kernel_pid:  # whatever the student's code left running dies with its kernel
-            kill_process_tree(watchdog.kernel_pid)
     if watchdog.expired:
         return {"notebook": None, "reason": f"timed out after {limit:g}s (wall clock); all its processes were killed"}
+    if watch.reason:
+        return {"notebook": None, "reason": f"{watch.reason}; it was stopped"}
     if reason:
         return {"notebook": None, "reason": reason}
-    return {"notebook": nbformat.writes(nb), "reason": None}
+    notes = mark_runaway_cells(nb, client.runaway, cell_timeout or 0)
+    return {"notebook": nbformat.writes(nb), "reason": None, "notes": notes, "runaway": client.runaway}
+
+
+def code_cell_positions(notebook_json: str, indexes) -> list[int]:
+    """Notebook cell indexes -> positions among its code cells (how the verifier numbers cells)."""
+    nb = nbformat.reads(notebook_json, as_version=4)
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    return [code.index(i) for i in indexes if i in code]
 
 
 def execute_submission(task: dict) -> dict:
     """task: {"student", "notebooks": {name: JSON text}, "kit": {path: text}, "timeout": seconds,
-    optional "sandbox": False (tito check: the student's own machine), "verify": {name: verifier
-    input} (the graded tests to re-run in the trusted verifier)}.
-    result: {"student", "notebooks": {name: {"notebook", "reason", "verdict"}}, "seconds", "sandbox"}.
+    optional "cell_timeout": seconds (default 60; 0: none), "memory": bytes for the whole
+    submission (default 2 GiB), "sandbox": False (tito check: the student's own machine),
+    "allow_unsandboxed": True (run even where this machine cannot build the sandbox),
+    "verify": {name: verifier input} (the graded tests to re-run in the trusted verifier)}.
+    result: {"student", "notebooks": {name: {"notebook", "reason", "verdict", "notes"}}, "seconds",
+    "sandbox": worker_report() (this machine's sandbox, checked as the task starts), and "refused":
+    why nothing ran, when the sandbox was required and could not be built}.
     The time limit is for the whole submission (each verifier run gets its own, as long)."""
     started = time.monotonic()
     results = {}
     sandboxed = task.get("sandbox", True)
-    with tempfile.TemporaryDirectory(prefix="tito-grade-") as folder, Slot() as slot:
-        scratch = Path(folder)
-        scratch.chmod(0o711)
+    report = worker_report(recheck_support()) if sandboxed else {"mode": "off", "missing": [], "caps": [], "worker": "local"}
+    if sandboxed and report["mode"] != "namespaces" and not task.get("allow_unsandboxed"):
+        why = "; ".join(report["missing"]) or f"mode {report['mode']}"
+        return {"student": task["student"], "notebooks": {}, "seconds": time.monotonic() - started, "sandbox": report,
+                "refused": f"worker {report['worker']} cannot build the sandbox ({why}); no student code ran there"}
+    cell_timeout = task.get("cell_timeout", DEFAULT_CELL_TIMEOUT)
+    memory = task.get("memory", DEFAULT_MEMORY)
+    with Slot() as slot, SubmissionCaps(slot.number if sandboxed else None, memory) as caps:
+        scratch = caps.scratch
+        watched = caps if sandboxed else None
+
+        def clean() -> None:  # after each process: nothing of it may outlive it
+            slot.clean()
+            caps.kill_all()
+
         kit_dir = scratch / "kit"
         kit_dir.mkdir()
         for relative, text in task["kit"].items():
@@ -295,31 +528,63 @@ def execute_submission(task: dict) -> dict:
             target.write_text(text, encoding="utf-8")
         for number, (name, notebook_json) in enumerate(task["notebooks"].items()):
             left = task["timeout"] - (time.monotonic() - started)
-            run = Run(scratch, f"kernel-{number}", slot if sandboxed else None, kit_dir, left)
-            results[name] = run_notebook(notebook_json, name, run, kit_dir, left, task["timeout"])
-            slot.clean()
+            run = Run(scratch, f"kernel-{number}", slot if sandboxed else None, kit_dir, left, caps=watched, memory=memory)
+            results[name] = run_notebook(notebook_json, name, run, kit_dir, left, task["timeout"], cell_timeout, watched,
+                                         after_kill=clean)
+            clean()
+            run.remove()
             verify = task.get("verify", {}).get(name)
             if verify is not None and results[name]["reason"] is None:
+                killed = [i for i, how in results[name]["runaway"].items() if how == "killed"]
                 run = Run(scratch, f"verifier-{number}", slot if sandboxed else None, kit_dir, task["timeout"],
-                          readable=(VERIFIER,), keep_stdout=True)
-                results[name]["verdict"] = run_verifier(verify, run, kit_dir, task["timeout"])
-                slot.clean()
-    return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started,
-            "sandbox": support().mode if sandboxed else "off"}
+                          readable=(VERIFIER,), keep_stdout=True, caps=watched, memory=memory)
+                verify = dict(verify, skip=code_cell_positions(notebook_json, killed))
+                verdict = run_verifier(verify, run, kit_dir, task["timeout"], cell_timeout, watched)
+                clean()
+                run.remove()
+                if "cap" in verdict:  # a cap hit while the verifier ran: the submission scores 0 all the same
+                    results[name] = {"notebook": None, "reason": f"{verdict['cap']}; it was stopped"}
+                else:
+                    results[name]["verdict"] = verdict
+    return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started, "sandbox": report}
 
 
 VERDICT_LIMIT = 1 << 20  # bytes of verifier answer read at most
 
 
-def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float) -> dict:
+def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float, cell_timeout: float | None = None,
+                 caps: SubmissionCaps | None = None) -> dict:
     """The graded tests re-run by tito/sandbox/verifier.py in a fresh sandboxed process: {"results":
-    {grade_id: [passed, message]}} or {"error": why there is no verdict}."""
-    import json
+    {grade_id: [passed, message]}, "runaway": [code cell positions it had to skip]}, {"error": why
+    there is no verdict}, or {"cap": the cap the submission hit}. A cell that runs past the cell
+    timeout and swallows the verifier's alarm gets the verifier killed and run again without it."""
+    deadline = time.monotonic() + seconds
+    skip = list(verify.get("skip", []))
+    while True:
+        outcome, value, status = verifier_attempt(dict(verify, kit=str(kit_dir), skip=skip, cell_timeout=cell_timeout or 0),
+                                                  run, kit_dir, deadline, cell_timeout, caps)
+        if outcome == "cap":
+            return {"cap": value}
+        if outcome == "verdict":
+            return {"results": value, "runaway": skip}
+        if outcome == "runaway" and value is not None and value not in skip:
+            skip.append(value)
+            continue
+        if outcome == "timeout":
+            return {"error": f"the trusted re-run timed out after {seconds:g}s"}
+        return {"error": f"the trusted re-run ended without a verdict (exit status {status})"}
 
-    verify = dict(verify, kit=str(kit_dir))
+
+def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cell_timeout: float | None,
+                     caps: SubmissionCaps | None) -> tuple[str, object, int | None]:
+    """One run of the verifier: ("verdict", results), ("runaway", code cell position), ("timeout", None),
+    ("cap", reason) or ("ended", None); and its exit status. It says "cell N" before each cell."""
+    import json
+    import queue
+
     process = warm_starter().spawn([sys.executable, "-I", str(VERIFIER)], kernel_environment(kit_dir, run.work), run.work,
                                    run.jail.spec() if run.jail else None, stdin=PIPE, stdout=PIPE, stderr=DEVNULL)
-    answer = {}
+    lines: queue.Queue = queue.Queue()
 
     def talk() -> None:
         try:
@@ -327,19 +592,56 @@ def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float) -> dict:
             process.stdin.close()
         except OSError:
             pass
-        answer["raw"] = process.stdout.read(VERDICT_LIMIT)
+        budget = VERDICT_LIMIT
+        while budget > 0:
+            line = process.stdout.readline(budget)
+            if not line:
+                break
+            budget -= len(line)
+            lines.put(line)
+        lines.put(None)
+
+    def kill() -> None:
+        kill_process_tree(process.pid)
+        if caps is not None:
+            caps.kill_all()
 
     talker = threading.Thread(target=talk, daemon=True)
     talker.start()
-    talker.join(seconds)
-    timed_out = talker.is_alive()
-    kill_process_tree(process.pid)
-    process.wait()
+    outcome: tuple[str, object] = ("ended", None)
+    with CapsWatch(caps, kill) as watch:
+        current, since = None, time.monotonic()
+        while True:
+            wait = deadline - time.monotonic()
+            if current is not None and cell_timeout:
+                wait = min(wait, since + cell_timeout + min(INTERRUPT_GRACE, cell_timeout) - time.monotonic())
+            try:
+                line = lines.get(timeout=max(wait, 0))
+            except queue.Empty:
+                outcome = ("timeout", None) if time.monotonic() >= deadline else ("runaway", current)
+                break
+            if line is None:
+                break
+            text = line.decode("utf-8", "replace").strip()
+            if text.startswith("cell ") and text[5:].isdigit():
+                current, since = int(text[5:]), time.monotonic()
+            elif text.startswith("verdict "):
+                try:
+                    outcome = ("verdict", json.loads(text[8:]))
+                except ValueError:
+                    pass
+                break
+        if outcome[0] != "verdict":
+            kill()
+    try:
+        # After its verdict the verifier exits by itself, and its handle reaps it. Killed from here, it
+        # would linger as an orphan zombie until init reaps it, and the cleaning up waits for that.
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        kill()
+        process.wait()
     talker.join(5)
     process.stdout.close()
-    if timed_out:
-        return {"error": f"the trusted re-run timed out after {seconds:g}s"}
-    try:
-        return {"results": json.loads(answer.get("raw", b"").decode("utf-8", "replace"))}
-    except ValueError:
-        return {"error": f"the trusted re-run ended without a verdict (exit status {process.returncode})"}
+    if watch.reason:
+        return "cap", watch.reason, process.returncode
+    return outcome[0], outcome[1], process.returncode

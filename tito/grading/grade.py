@@ -5,6 +5,11 @@ with nbgrader's rules, hands the notebooks to workers as plain data, and records
 Workers (threads here, each driving one kernel at a time, or Dask tasks) only execute notebooks in
 scratch folders with the grading kit's stubbed `tinytorch`. A submission that cannot be read,
 times out, crashes or kills its kernel scores 0 with a one-line reason; the batch always completes.
+
+Every result comes with the sandbox report of the machine that ran it (tito/grading/execute.py).
+A result that ran without the full sandbox is refused, never recorded: the message names the
+worker, and `tito grade` exits 1. Only `--allow-unsandboxed` accepts such results, and then every
+row they make says so in `reasons` and in its feedback.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import nbformat
 from tito.course.kit import grading_package
 from tito.course.layout import Course, put_own_bin_on_path
 from tito.grading import gradebook as gb
-from tito.grading.execute import execute_submission, read_kit
+from tito.grading.execute import DEFAULT_CELL_TIMEOUT, execute_submission, read_kit
 from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
 from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
 from tito.lifetime import Stopped, signals_deferred, stop_kernels
 from tito.progress import Progress
 from tito.project import Module, TitoError
+from tito.sandbox.caps import DEFAULT_MEMORY
 from tito.sandbox.sandbox import support
 from tito.sandbox.verdict import apply_verdict, graded_ids, trusted_imports, verifier_input
 
@@ -47,9 +53,10 @@ class Submission:
 @dataclass
 class GradeReport:
     module: str
-    rows: list[tuple[str, float, float, str]]  # student, score, max score, reason
+    rows: list[tuple[str, float | None, float, str]]  # student, score (None: not graded), max score, reason
     csv: Path
     seconds: float
+    refused: list[str] = field(default_factory=list)  # one line per worker whose results were refused
 
 
 def find_submissions(course: Course, module_id: str) -> list[Submission]:
@@ -177,12 +184,14 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
     notes = []
     for name in notebooks:
         reason = submission.reasons.get(name)
+        extra = (results.get(name) or {}).get("notes", [])  # cells that ran past the cell timeout, no sandbox
+        notes += extra
         if reason is None:
             nb = nbformat.reads(results[name]["notebook"], as_version=4)
             found = apply_verdict(nb, results[name].get("verdict"), submission.deleted.get(name, []))
             notes += found
-            if found:
-                nb.cells.insert(0, review_cell(found))
+            if found or extra:
+                nb.cells.insert(0, review_cell(extra + found))
         else:
             # Record zeros on the structure nbgrader knows: the sanitized submission, else the release.
             nb = submission.sanitized.get(name) or gb.sanitize(
@@ -195,6 +204,8 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
         notes += tito_notes[:1] if tito_notes and tito_notes[0].startswith("late by") else []
         set_note_cell(nb, "term", "Notes on this grade", tito_notes)
         if reason:
+            if extra:
+                nb.cells.insert(0, review_cell(extra))
             nb.cells.insert(0, reason_cell(reason))
         nbformat.write(nb, target / f"{name}.ipynb")
     reason = "; ".join([*(submission.reasons[n] for n in notebooks if n in submission.reasons), *notes])
@@ -243,9 +254,27 @@ def forget_unfinished(course: Course, module_id: str, students: list[str]) -> No
               f"{type(error).__name__}: {first_line(error)}", file=sys.stderr)
 
 
+def sandbox_problem(result: dict) -> str | None:
+    """Why a worker's result did not run in the full sandbox (None if it did)."""
+    report = result["sandbox"] if isinstance(result["sandbox"], dict) else {"mode": result["sandbox"]}
+    if result.get("refused"):
+        return result["refused"]
+    if report.get("mode") != "namespaces":
+        why = "; ".join(report.get("missing") or []) or f"mode {report.get('mode')}"
+        return f"worker {report.get('worker', '?')} ran it without the sandbox ({why})"
+    return None
+
+
+def refusal_lines(refused: dict[str, list[str]]) -> list[str]:
+    """One line per worker problem, naming the students whose results were not recorded."""
+    return [f"{problem}: the result(s) of {', '.join(sorted(students))} were NOT recorded"
+            for problem, students in sorted(refused.items())]
+
+
 def grade_module(
     course: Course, module: Module, workers: int, timeout: float, scheduler: str | None = None, feedback: bool = True,
     students: list[str] | None = None,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT, memory: int = DEFAULT_MEMORY, allow_unsandboxed: bool = False,
 ) -> GradeReport:
     started = time.monotonic()
     put_own_bin_on_path()
@@ -262,8 +291,13 @@ def grade_module(
         module.default_exp and f"tinytorch.{module.default_exp}",
     )
     sandbox = support()
-    if sandbox.missing:
+    if not scheduler and sandbox.mode != "namespaces" and not allow_unsandboxed:
+        raise TitoError(f"this machine cannot build the grading sandbox: {'; '.join(sandbox.missing)}. "
+                        "Student code will not run unsandboxed: grade as root on Linux with util-linux `unshare` "
+                        "(`tito doctor` shows what is missing), or pass --allow-unsandboxed (every row will say so)")
+    if sandbox.missing and not scheduler:
         print(f"tito grade: WARNING: {sandbox.warning()}", file=sys.stderr)
+    limits = {"cell_timeout": cell_timeout, "memory": memory, "allow_unsandboxed": allow_unsandboxed}
     submissions = find_submissions(course, module.id)
     if not submissions:
         raise TitoError(f"no submissions under {course.root / 'submitted'}/*/{module.id}/")
@@ -290,6 +324,7 @@ def grade_module(
     recorded: set[str] = set()  # students whose grades are in: they stay, whatever happens next
     graded_before = gb.submitted_students(course, module.id)
     by_student = {}
+    refused: dict[str, list[str]] = {}  # worker problem -> students whose results were refused
     pool = DaskWorkers(scheduler) if scheduler else LocalWorkers(workers)
     try:
         for submission in submissions:  # workers start on the first while the rest are prepared
@@ -303,12 +338,21 @@ def grade_module(
             by_student[submission.student] = submission
             task = task_for(submission, kit, timeout, imports)
             if task:
+                task.update(limits)
                 pool.submit(task)
             else:  # nothing runnable: record the zeros now
                 with signals_deferred():
                     done(submission, finish_safely(course, config, submission, module.id, notebooks, {}))
         for task, result in pool.results():
             submission = by_student[task["student"]]
+            problem = sandbox_problem(result) if "sandbox" in result else None  # without: the task itself failed
+            if problem and (result.get("refused") or not allow_unsandboxed):
+                refused.setdefault(problem, []).append(submission.student)
+                progress.advance(failed=True)
+                continue
+            if problem:  # accepted with --allow-unsandboxed: every row it makes says so
+                for outcome in result["notebooks"].values():
+                    outcome.setdefault("notes", []).insert(0, f"graded WITHOUT the sandbox: {problem}")
             with signals_deferred():  # a stop (SIGTERM, SIGHUP, Ctrl-C) waits until this one is recorded whole
                 done(submission, finish_safely(course, config, submission, module.id, notebooks, result["notebooks"]))
     except BaseException as error:  # stopped (or broken): only whole records stay
@@ -322,16 +366,21 @@ def grade_module(
         pool.close()
     for problem in problems:
         print(f"tito grade: {problem}", file=sys.stderr)
+    # A refused result records nothing: a student graded before keeps that grade, one never graded has no row.
+    forget_unfinished(course, module.id, [s for students in refused.values() for s in students if s not in graded_before])
     with signals_deferred():  # grades.csv is written whole
         reasons = with_override_notes(course, read_reasons(course))
+        for problem, students in refused.items():
+            for student in students:
+                reasons[(module.id, student)] = f"NOT GRADED: refused, {problem}"
         csv_path = course.root / "grades.csv"
         graded = {s.student for s in submissions}
         rows = [
-            (row["student_id"], float(row["score"]), float(row["max_score"]), row[gb.CSV_REASONS])
+            (row["student_id"], float(row["score"]) if row["score"] else None, float(row["max_score"]), row[gb.CSV_REASONS])
             for row in gb.export_csv(course, reasons, csv_path)
             if row["assignment"] == module.id and row["student_id"] in graded
         ]
-    return GradeReport(module.id, rows, csv_path, time.monotonic() - started)
+    return GradeReport(module.id, rows, csv_path, time.monotonic() - started, refusal_lines(refused))
 
 
 def default_workers() -> int:
@@ -342,5 +391,6 @@ def format_table(report: GradeReport) -> str:
     width = max([len("student"), *(len(r[0]) for r in report.rows)])
     lines = [f"{'student':<{width}}  {'score':>11}  reason"]
     for student, score, max_score, reason in report.rows:
-        lines.append(f"{student:<{width}}  {score:>5g} / {max_score:<3g}  {reason}".rstrip())
+        shown = "-" if score is None else f"{score:g}"
+        lines.append(f"{student:<{width}}  {shown:>5} / {max_score:<3g}  {reason}".rstrip())
     return "\n".join(lines)

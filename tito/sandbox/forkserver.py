@@ -159,8 +159,10 @@ def handle(request: dict, fds: list[int], jail, lifeline: int) -> None:
         # A then never looks for children there.
         status = wait_for_command(pid, lifeline, find_orphans=not namespaces)
         if os.WIFSIGNALED(status):  # end the same way, so the grader sees the signal
-            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-            os.kill(os.getpid(), os.WTERMSIG(status))
+            number = os.WTERMSIG(status)
+            if number not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be caught, nor reset
+                signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
         os._exit(os.waitstatus_to_exitcode(status))
     except BaseException:  # noqa: BLE001 -- reported on the grader's stderr
         import traceback

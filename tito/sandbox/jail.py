@@ -1,6 +1,7 @@
 """The sandbox's last trusted step before student code: build the jail, drop to the worker's user.
 
-    confine(spec)           the private root, the limits, the dedicated user (spec: Jail.spec())
+    confine(spec)           the submission's cgroups, the private root, the limits, the dedicated user
+                            (spec: Jail.spec())
     close_inherited(spec)   stdout/stderr to /dev/null as the spec says, every other fd closed
 
 Called by the warm starter (tito/sandbox/forkserver.py), as root, in the process that is about to become
@@ -10,7 +11,8 @@ Standard library only: nothing here depends on what student code could reach.
 
 mode "namespaces" (deny by default): a new root on a tmpfs holding only read-only binds of /usr
 (with the /bin, /lib... links), a few /etc files, the Python prefix, the venv and the grading kit,
-plus the read-write scratch folders, a private /tmp and /dev/shm (small tmpfs), a minimal /dev and
+plus the read-write scratch folders, a private /tmp and /dev/shm (folders on the submission's
+scratch disk, else small tmpfs), a minimal /dev and
 the namespace's own /proc; pivot_root into it and detach the host's root. Everything else on the
 machine (the repository, other checkouts, the course, the gradebook, other submissions, /root,
 /home, the host's /tmp) does not exist inside.
@@ -60,6 +62,21 @@ def bind(root: str, path: str, writable: bool, device: bool = False) -> None:
     mount(None, target, None, flags)
 
 
+def bind_at(path: str, target: str) -> None:
+    """Bind the host's folder `path` read-write at `target` (another path) under the new root."""
+    os.makedirs(target, exist_ok=True)
+    mount(path, target, None, MS_BIND)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+
+
+def join_cgroups(folders: list) -> None:
+    """Move this process into each cgroup folder (tito/sandbox/caps.py made them): everything it
+    starts from now on is counted there too. Done first, while the host's /sys is still visible."""
+    for folder in folders:
+        with open(os.path.join(folder, "cgroup.procs"), "w") as procs:
+            procs.write("0")  # 0: the writing process itself
+
+
 def tmpfs(target: str, options: str) -> None:
     os.makedirs(target, exist_ok=True)
     mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
@@ -79,7 +96,11 @@ def build_root(spec: dict) -> None:
     for name in ETC_FILES:
         if os.path.exists("/etc/" + name):
             bind(root, "/etc/" + os.path.basename(name), writable=False)
-    tmpfs(root + "/tmp", f"size={spec['tmp_size']},mode=1777")
+    private_tmp = spec.get("tmp_folders") or {}
+    if "tmp" in private_tmp:  # a folder on the submission's scratch disk: its size counts toward that cap
+        bind_at(private_tmp["tmp"], root + "/tmp")
+    else:
+        tmpfs(root + "/tmp", f"size={spec['tmp_size']},mode=1777")
     for path in spec["ro"]:
         bind(root, path, writable=False)
     for path in spec["rw"]:
@@ -90,7 +111,10 @@ def build_root(spec: dict) -> None:
     for name, link in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                        ("stderr", "/proc/self/fd/2")):
         os.symlink(link, f"{root}/dev/{name}")
-    tmpfs(root + "/dev/shm", f"size={spec['tmp_size']},mode=1777")
+    if "shm" in private_tmp:
+        bind_at(private_tmp["shm"], root + "/dev/shm")
+    else:
+        tmpfs(root + "/dev/shm", f"size={spec['tmp_size']},mode=1777")
     os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(root)
@@ -122,8 +146,9 @@ def drop_privileges(uid: int, gid: int) -> None:
 
 
 def confine(spec: dict) -> None:
-    """Everything but the command: the private root, the limits, the dedicated user."""
+    """Everything but the command: the submission's cgroups, the private root, the limits, the dedicated user."""
     os.umask(0o022)
+    join_cgroups(spec.get("cgroups") or [])
     if spec["mode"] == "namespaces":
         build_root(spec)
     set_limits(spec["limits"])

@@ -13,6 +13,11 @@ even loopback; killing the kernel, PID 1 there, kills everything it started), a 
 root (only Python, the venv, the kit read-only, its scratch folders writable), a dedicated uid
 with no capabilities and no_new_privs, and rlimits (address space, CPU time, processes, file
 size, open files). In "limits" mode only the rlimits (and the dedicated uid when root) apply.
+In both modes, all the processes of one submission together are capped (memory, processes, scratch
+disk) by tito/sandbox/caps.py where the machine allows it.
+
+    recheck_support()      support() probed again: each grading task checks the machine it runs on
+    worker_report()        that check as plain data, sent back with every task's result
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tito.sandbox.caps import SubmissionCaps
+
 USER_PREFIX = "tinytorch-grader-"
 MAX_SLOTS = 64
 SLOT_DIR = Path("/run/tinytorch-grader") if os.path.isdir("/run") else Path("/tmp/tinytorch-grader")
-DEFAULT_MEMORY = 2 << 30  # address space per process
-NPROC = 64  # processes and threads of the worker's user
+DEFAULT_MEMORY = 2 << 30  # address space per process (and, with a cgroup, memory of the whole submission)
+NPROC = 64  # processes and threads of the worker's user, where no cgroup caps the whole submission
 NOFILE = 256
 FSIZE = 64 << 20  # largest file a submission may write
 TMP_SIZE = "64m"  # private /tmp and /dev/shm
@@ -79,6 +86,30 @@ def support() -> Support:
     return Support("namespaces", ())
 
 
+def recheck_support() -> Support:
+    """Probe this machine again (a Dask worker's PATH or privileges may differ from the last task's)."""
+    support.cache_clear()
+    return support()
+
+
+def worker_report(support_now: Support | None = None) -> dict:
+    """What this worker can give a submission, as plain data: its sandbox mode, what is missing,
+    which mechanism enforces each whole-submission cap, and who the worker is."""
+    import socket
+
+    from tito.sandbox.caps import caps_support
+
+    found = support_now or support()
+    try:
+        from distributed import get_worker
+
+        worker = get_worker().address
+    except (ImportError, ValueError):  # not inside a Dask task
+        worker = "local"
+    return {"mode": found.mode, "missing": list(found.missing), "caps": caps_support().lines(),
+            "worker": f"{worker} on {socket.gethostname()}"}
+
+
 def ensure_user(name: str) -> tuple[int, int]:
     """The system user `name` (no home, no shell), created once; its (uid, gid)."""
     with _user_lock:
@@ -91,7 +122,8 @@ def ensure_user(name: str) -> tuple[int, int]:
                 try:
                     entry = pwd.getpwnam(name)
                 except KeyError:
-                    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                    useradd = shutil.which("useradd", path="/usr/sbin:/sbin:/usr/bin:/bin") or "useradd"
+                    subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                                     "--user-group", name], check=True, capture_output=True)
                     entry = pwd.getpwnam(name)
     return entry.pw_uid, entry.pw_gid
@@ -143,6 +175,7 @@ class Slot:
         self.uid: int | None = None
         self.gid: int | None = None
         self.name: str | None = None
+        self.number: int | None = None  # its place among the MAX_SLOTS, for its caps (tito/sandbox/caps.py)
         self._lock = None
 
     def __enter__(self) -> Slot:
@@ -157,7 +190,7 @@ class Slot:
                 except BlockingIOError:
                     handle.close()
                     continue
-                self._lock, self.name = handle, f"{USER_PREFIX}{number}"
+                self._lock, self.name, self.number = handle, f"{USER_PREFIX}{number}", number
                 break
             else:
                 time.sleep(0.1)
@@ -187,17 +220,30 @@ class Jail:
     memory: int = DEFAULT_MEMORY
     cpu_seconds: int = 300
     keep_stdout: bool = False  # the verifier answers on stdout; a kernel's stdout goes nowhere
+    caps: SubmissionCaps | None = None  # the whole submission's caps (tito/sandbox/caps.py)
 
     def spec(self) -> dict:
         mode = support().mode
         if mode == "namespaces":
             (self.scratch / "root").mkdir(exist_ok=True)  # the private root's mount point
+        caps = self.caps
+        # Each process also gets the whole cap as address space: one process that grows gets a MemoryError
+        # it can handle (and the grader a truncated notebook, not gigabytes of buffered output); the
+        # group cap stops what several processes do together. Without a group cap, this is all there is.
         limits = {"as": self.memory, "cpu": max(1, int(self.cpu_seconds)), "fsize": FSIZE, "nofile": NOFILE, "core": 0}
         # Without a private root the dedicated user could not even run Python when it lives under a
         # private home (e.g. pyenv in /root), so "limits" mode keeps the grader's user.
         dedicated = mode == "namespaces" and self.slot.uid is not None
-        if dedicated:
+        if dedicated and (caps is None or caps.pids_group is None):
             limits["nproc"] = NPROC  # counts per user: only meaningful for a dedicated one
+        # With a scratch disk, the jail's /tmp and /dev/shm are folders on it: one cap for all it writes.
+        private_tmp = {}
+        if caps is not None and caps.disk and mode == "namespaces":
+            for name in ("tmp", "shm"):
+                folder = self.scratch / name
+                folder.mkdir(mode=0o1777, exist_ok=True)
+                folder.chmod(0o1777)
+                private_tmp[name] = str(folder)
         python = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent}
         return {
             "mode": mode,
@@ -208,6 +254,8 @@ class Jail:
             "ro": [str(p) for p in sorted(python) + list(self.readable)],
             "rw": [str(p) for p in self.writable],
             "tmp_size": TMP_SIZE,
+            "tmp_folders": private_tmp,
+            "cgroups": caps.cgroups if caps is not None else [],
             "to_devnull": [2] if self.keep_stdout else [1, 2],
         }
 

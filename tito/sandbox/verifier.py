@@ -2,8 +2,9 @@
 (and so anything the student's code did to it) cannot reach.
 
     python -I tito/sandbox/verifier.py  < {"kit", "cells": [{"source", "locked", "graded", "grade_id"}],
-                                   "modules": {name: module}, "preload": [module, ...]}
-    stdout: {grade_id: [passed, message]}
+                                   "modules": {name: module}, "preload": [module, ...],
+                                   "cell_timeout": seconds (0: none), "skip": [cell position, ...]}
+    stdout: "cell N" before running cell N, then "verdict {grade_id: [passed, message]}"
 
 Run by the grader in a fresh sandboxed process (the same jail as the kernel), after the kernel run.
 It never uses IPython, and it prepares everything the tests rely on BEFORE any student code runs:
@@ -26,6 +27,11 @@ exactly as snapshotted afterwards: a test during which student code patched them
 The student's code still runs inside this process while a test calls it; what it can reach is
 bounded by the sandbox (no reference, no network, a private filesystem). The coordinator compares
 this verdict with nbgrader's in-kernel one and flags any disagreement as "needs review".
+Per-cell timeouts, as in the kernel: an alarm interrupts a cell that runs past `cell_timeout`
+(KeyboardInterrupt, what the kernel's interrupt raises); a graded test interrupted so fails with
+"cell GRADE_ID ran past 60 s". Student code can swallow the alarm, so the grader also watches the
+"cell N" lines: when one cell runs too long it kills this process and runs it again with that
+cell in `skip` (not run; a skipped graded test fails the same way).
 """
 
 import __future__
@@ -38,6 +44,8 @@ import os
 import re
 import sys
 import types
+from signal import ITIMER_REAL, SIGALRM, setitimer
+from signal import signal as set_handler
 
 PROTECTED = ("builtins", "math", "cmath", "operator", "functools", "numpy")
 
@@ -132,6 +140,28 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(error).__name__
 
 
+def run_cell(code, namespace: dict, seconds: float) -> tuple[BaseException | None, bool]:
+    """exec `code`, interrupted after `seconds` (0: never); (the error it raised, whether it ran past)."""
+    fired = []
+
+    def interrupt(*_) -> None:
+        fired.append(True)
+        raise KeyboardInterrupt(f"ran past {seconds:g} s")
+
+    try:
+        if seconds:
+            set_handler(SIGALRM, interrupt)
+            setitimer(ITIMER_REAL, seconds)
+        try:
+            exec(code, namespace)  # noqa: S102
+        finally:
+            if seconds:
+                setitimer(ITIMER_REAL, 0)
+    except BaseException as error:  # noqa: BLE001 -- the caller decides what an error means
+        return error, bool(fired)
+    return None, bool(fired)
+
+
 def main() -> None:
     task = json.loads(sys.stdin.read())
     me = os.getpid()
@@ -162,14 +192,28 @@ def main() -> None:
             except SyntaxError as error:
                 compiled[index] = error
     helpers = [i for i, c in enumerate(cells) if c["locked"] and not c["graded"] and not isinstance(compiled[i], SyntaxError)]
+    seconds = task.get("cell_timeout") or 0
+    skip = set(task.get("skip", []))
+    helpers = [i for i in helpers if i not in skip]
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     verdict = {}
+
+    def ran_past(cell: dict) -> list:
+        return [False, f"cell {cell['grade_id']} ran past {seconds:g} s"]
+
     for index, cell in enumerate(cells):
+        answer.write(f"cell {index}\n")
+        answer.flush()
+        if index in skip:  # it ran away in an earlier attempt (or in the kernel): not run again
+            if cell["graded"]:
+                verdict[cell["grade_id"]] = ran_past(cell)
+            continue
         if not cell["locked"]:
             try:
-                exec(compile(transform(cell["source"]), f"<cell {index}>", "exec", flags), namespace)  # noqa: S102
-            except BaseException:  # noqa: S110 -- an error in a student cell: go on, as nbgrader does
-                pass
+                code = compile(transform(cell["source"]), f"<cell {index}>", "exec", flags)
+            except BaseException:  # noqa: S112 -- an error in a student cell: go on, as nbgrader does
+                continue
+            run_cell(code, namespace, seconds)
             continue
         restore(state)
         namespace.update(trusted_modules)
@@ -182,19 +226,19 @@ def main() -> None:
                     pass
         code = compiled[index]
         passed, message = True, ""
-        try:
-            if isinstance(code, SyntaxError):
-                raise code
-            exec(code, namespace)  # noqa: S102
-        except BaseException as error:
+        if isinstance(code, SyntaxError):
+            error, late = code, False
+        else:
+            error, late = run_cell(code, namespace, seconds)
+        if error is not None:
             passed, message = False, first_line(error)
         tampered = restore(state)
         if tampered:
             passed, message = False, "changed while the test ran: " + ", ".join(sorted(set(tampered))[:5])
         if cell["graded"]:
-            verdict[cell["grade_id"]] = [passed, message]
+            verdict[cell["grade_id"]] = ran_past(cell) if late else [passed, message]
     if os.getpid() == me:  # not a forked copy of this process that student code left running on
-        answer.write(json.dumps(verdict))
+        answer.write("verdict " + json.dumps(verdict) + "\n")
         answer.flush()
     os._exit(0)  # no atexit hooks or finalizers of student code after the verdict
 

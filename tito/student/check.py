@@ -19,7 +19,7 @@ from tito.project import TitoError
 from tito.student.export import find_kit_package
 
 
-def check_notebook(notebook: Path, timeout: float) -> int:
+def check_notebook(notebook: Path, timeout: float, cell_timeout: float = 60.0) -> int:
     from tito.grading.rules import compute_checksum, determine_grade, is_grade, is_locked
 
     if not notebook.is_file():
@@ -35,7 +35,7 @@ def check_notebook(notebook: Path, timeout: float) -> int:
     result = run_stoppable(  # a worker thread: a stop signal then kills the kernel at once
         execute_submission,
         {"student": "check", "notebooks": {notebook.stem: nbformat.writes(nb)}, "kit": kit, "timeout": timeout,
-         "sandbox": False}
+         "cell_timeout": cell_timeout, "sandbox": False}
     )
     outcome = result["notebooks"][notebook.stem]
     print(f"tito check {notebook.name}: ran in a fresh kernel in {result['seconds']:.1f}s")
@@ -43,6 +43,8 @@ def check_notebook(notebook: Path, timeout: float) -> int:
         print(f"could not finish: {outcome['reason']}")
         print("total: 0 points (nothing is graded when the notebook does not run to the end)")
         return 1
+    for note in outcome.get("notes", []):  # a cell that ran past --cell-timeout, as grading reports it
+        print(f"note: {note}")
     executed = student_view(nbformat.reads(outcome["notebook"], as_version=4))  # all it prints is for the student
     graded = [c for c in executed.cells if c.cell_type == "code" and is_grade(c)]
     if not graded:
