@@ -195,6 +195,8 @@ def test_tito_check_reports_a_runaway_cell_as_grading_does(tmp_path: Path) -> No
         graded_cell("assert before + 1 == 2", "test-independent"),
     ])
     nbformat.write(nb, tmp_path / "mine.ipynb")
+    (tmp_path / "tinytorch").mkdir()  # the student's own package: tito check refuses without one
+    (tmp_path / "tinytorch" / "__init__.py").write_text("", encoding="utf-8")
     result = run_tito("check", "mine.ipynb", "--cell-timeout", "2", cwd=tmp_path, check=False)
     lines = result.stdout.splitlines()
     assert result.returncode == 1, result.stdout

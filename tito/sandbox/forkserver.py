@@ -121,7 +121,9 @@ def serve(path: str) -> None:
 
 
 def reap(children: dict) -> None:
-    while children:
+    """Collect every child that ended: the commands (A), whose grader learns their status, and, the
+    server being a subreaper, whatever was orphaned below them (a kernel whose A was killed first)."""
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
