@@ -36,7 +36,7 @@ LOOP_BODY = """\
         if os.fork() == 0:
             os.execvp("sleep", ["sleep", "{token}"])
         os._exit(0)
-    open("looping", "w").close()  # in the kernel's work folder: now provably mid-cell
+    open("looping-{token}", "w").close()  # in the kernel's work folder: now provably mid-cell
     while True:
         pass
 """
@@ -129,6 +129,15 @@ class CpuLoad:
 
 # ---------------------------------------------------------------- one kill
 
+def kernels_looping(tmp: Path, token: str) -> list[Path]:
+    """The loop markers of this run's kernels: in the TMPDIR's scratch folders (tito check), or on the
+    grader slots' scratch disks (tito grade, sandboxed: tito/sandbox/caps.py)."""
+    from tito.sandbox.sandbox import SLOT_DIR
+
+    marker = f"kernel-*/work/looping-{token}"
+    return [*tmp.glob(f"tito-grade-*/{marker}"), *SLOT_DIR.glob(f"scratch-*/{marker}")]
+
+
 def kill_mid_cell(args: list[str], cwd: Path, number: int, loops: int, token: str, ready=None) -> dict:
     """Start `tito ARGS` with its output into a pipe and its temporary folders in a TMPDIR of its own;
     once `loops` kernels are provably in their loop (and `ready()` holds), send `number`; wait for
@@ -149,7 +158,7 @@ def kill_mid_cell(args: list[str], cwd: Path, number: int, loops: int, token: st
     reader.start()
     started, snapshot = time.monotonic(), set()
     try:
-        while len(list(tmp.glob("tito-grade-*/kernel-*/work/looping"))) < loops or (ready and not ready()):
+        while len(kernels_looping(tmp, token)) < loops or (ready and not ready()):
             assert tito.poll() is None, f"tito ended before its loop was reached:\n{output.decode()}"
             assert time.monotonic() - started < START_BOUND, f"the loop was not reached:\n{output.decode()}"
             time.sleep(0.05)
@@ -211,7 +220,7 @@ def test_tito_grade_killed_mid_cell_leaves_nothing_running_and_nothing_half_reco
     for student in ("b_loop", "c_loop"):
         submit(course, student, "02_ops", answered(course, LOOP_BODY.format(token=token)), "ops")
     a_done_page = course / "feedback" / "a_done" / "02_ops" / "ops.html"  # written after its grades
-    args = ["grade", "02_ops", "--course", str(course), "--workers", "2", "--timeout", "600"]
+    args = ["grade", "02_ops", "--course", str(course), "--workers", "2", "--timeout", "600", "--cell-timeout", "0"]
     full = {"test-add": (2.0, 2.0), "test-mul": (3.0, 3.0)}
 
     for index, (number, load) in enumerate([*CASES, (signal.SIGTERM, True)]):  # TERM and HUP first: a clean gradebook

@@ -197,7 +197,7 @@ def export_csv(course: Course, reasons: dict[tuple[str, str], str], target: Path
             reader = csv.DictReader(handle)
             rows, columns = list(reader), list(reader.fieldnames or [])
         submitted = {(a.name, s.student.id) for a in gb.assignments for s in a.submissions}
-    rows = graded_rows_only(rows, submitted)
+    rows = graded_rows_only(rows, submitted, {module for module, _ in reasons})
     with open(target, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[*columns, CSV_REASONS], lineterminator="\n")
         writer.writeheader()
@@ -207,10 +207,12 @@ def export_csv(course: Course, reasons: dict[tuple[str, str], str], target: Path
     return rows
 
 
-def graded_rows_only(rows: list[dict[str, str]], submitted: set[tuple[str, str]]) -> list[dict[str, str]]:
+def graded_rows_only(rows: list[dict[str, str]], submitted: set[tuple[str, str]],
+                     attempted: set[str] = frozenset()) -> list[dict[str, str]]:
     """nbgrader export writes a 0 for every student in every assignment, graded or not. Keep only the
-    modules graded so far; in them, a student without a submission gets blank scores, not 0."""
-    graded_modules = {module for module, _ in submitted}
+    modules graded so far (or `attempted`: tito has a reason for one of their students, e.g. a refused
+    result); in them, a student without a submission gets blank scores, not 0."""
+    graded_modules = {module for module, _ in submitted} | set(attempted)
     kept = []
     for row in rows:
         if row["assignment"] not in graded_modules:
