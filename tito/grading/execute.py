@@ -35,6 +35,7 @@ from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, support
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
 VERIFIER = Path(__file__).resolve().parents[1] / "sandbox" / "verifier.py"
+DIAGNOSIS = VERIFIER.with_name("diagnosis.py")  # loaded by the verifier when asked to diagnose
 
 
 class GradingKernelManager(AsyncKernelManager):
@@ -287,7 +288,7 @@ def execute_submission(task: dict) -> dict:
             verify = task.get("verify", {}).get(name)
             if verify is not None and results[name]["reason"] is None:
                 run = Run(scratch, f"verifier-{number}", slot if sandboxed else None, kit_dir, task["timeout"],
-                          readable=(VERIFIER,), keep_stdout=True)
+                          readable=(VERIFIER, DIAGNOSIS), keep_stdout=True)
                 results[name]["verdict"] = run_verifier(verify, run, kit_dir, task["timeout"])
                 slot.clean()
     return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started,

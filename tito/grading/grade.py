@@ -26,6 +26,7 @@ from tito.course.layout import Course, put_own_bin_on_path
 from tito.grading import gradebook as gb
 from tito.grading.execute import execute_submission, read_kit
 from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
+from tito.grading.start_here import keep_diagnosis
 from tito.progress import Progress
 from tito.project import Module, TitoError
 from tito.sandbox.sandbox import support
@@ -165,6 +166,7 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
         if reason is None:
             nb = nbformat.reads(results[name]["notebook"], as_version=4)
             found = apply_verdict(nb, results[name].get("verdict"), submission.deleted.get(name, []))
+            keep_diagnosis(nb, results[name].get("verdict"))  # for the feedback's Start-here line
             notes += found
             if found:
                 nb.cells.insert(0, review_cell(found))

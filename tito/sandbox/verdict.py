@@ -55,12 +55,13 @@ def trusted_imports(source_notebooks: list[nbformat.NotebookNode], graded_module
 
 
 def verifier_input(nb: nbformat.NotebookNode, imports: dict) -> dict:
+    """What the verifier is given; `diagnose`: also gather the evidence for `Start here:`."""
     cells = [
         {"source": c.source, "locked": bool(nbgrader_meta(c).get("locked")), "graded": bool(nbgrader_meta(c).get("grade")),
-         "grade_id": nbgrader_meta(c).get("grade_id")}
+         "grade_id": nbgrader_meta(c).get("grade_id"), "solution": bool(nbgrader_meta(c).get("solution"))}
         for c in nb.cells if c.cell_type == "code"
     ]
-    return {"cells": cells, **imports}
+    return {"cells": cells, **imports, "diagnose": True}
 
 
 def failed_in_kernel(cell) -> bool:

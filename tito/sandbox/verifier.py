@@ -26,11 +26,16 @@ exactly as snapshotted afterwards: a test during which student code patched them
 The student's code still runs inside this process while a test calls it; what it can reach is
 bounded by the sandbox (no reference, no network, a private filesystem). The coordinator compares
 this verdict with nbgrader's in-kernel one and flags any disagreement as "needs review".
+
+With `"diagnose": true` in its input it also gathers the evidence for the `Start here:` line
+(tito/sandbox/diagnosis.py: which student functions each test called, the module's probes) and
+adds it to the answer under diagnosis.DIAGNOSIS_KEY. It never changes a test's verdict.
 """
 
 import __future__
 
 import builtins
+import contextlib
 import importlib
 import json
 import operator
@@ -132,8 +137,19 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(error).__name__
 
 
+def load_diagnosis():
+    """tito/sandbox/diagnosis.py, next to this file (the sandbox makes both readable)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tito_diagnosis", os.path.join(os.path.dirname(os.path.abspath(__file__)), "diagnosis.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     task = json.loads(sys.stdin.read())
+    diagnosis_module = load_diagnosis() if task.get("diagnose") else None
     me = os.getpid()
     answer = os.fdopen(os.dup(1), "w")  # the verdict channel; student prints go nowhere
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -164,10 +180,13 @@ def main() -> None:
     helpers = [i for i, c in enumerate(cells) if c["locked"] and not c["graded"] and not isinstance(compiled[i], SyntaxError)]
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     verdict = {}
+    diagnosis = diagnosis_module.Diagnosis(cells, task.get("cell_seconds")) if diagnosis_module else None
+    guard = diagnosis.guard if diagnosis is not None else lambda index, cell: contextlib.nullcontext()
     for index, cell in enumerate(cells):
         if not cell["locked"]:
             try:
-                exec(compile(transform(cell["source"]), f"<cell {index}>", "exec", flags), namespace)  # noqa: S102
+                with guard(index, cell):
+                    exec(compile(transform(cell["source"]), f"<cell {index}>", "exec", flags), namespace)  # noqa: S102
             except BaseException:  # noqa: S110 -- an error in a student cell: go on, as nbgrader does
                 pass
             continue
@@ -185,7 +204,8 @@ def main() -> None:
         try:
             if isinstance(code, SyntaxError):
                 raise code
-            exec(code, namespace)  # noqa: S102
+            with guard(index, cell):  # with a diagnosis: which student functions a test calls
+                exec(code, namespace)  # noqa: S102
         except BaseException as error:
             passed, message = False, first_line(error)
         tampered = restore(state)
@@ -193,6 +213,18 @@ def main() -> None:
             passed, message = False, "changed while the test ran: " + ", ".join(sorted(set(tampered))[:5])
         if cell["graded"]:
             verdict[cell["grade_id"]] = [passed, message]
+    if diagnosis is not None:
+        failed = not all(passed for passed, _ in verdict.values()) or bool(diagnosis.timeouts)
+        if failed:  # the probes run with the trusted helpers, as a locked cell would
+            restore(state)
+            namespace.update(trusted_modules)
+            namespace["__builtins__"] = builtins
+            for helper in helpers:
+                try:
+                    exec(compiled[helper], namespace)  # noqa: S102
+                except BaseException:  # noqa: S110
+                    pass
+        verdict[diagnosis_module.DIAGNOSIS_KEY] = diagnosis.report(namespace if failed else None, keep_away=(answer.fileno(),))
     if os.getpid() == me:  # not a forked copy of this process that student code left running on
         answer.write(json.dumps(verdict))
         answer.flush()
