@@ -160,3 +160,24 @@ def test_start_here_names_the_first_stub_and_says_nothing_when_all_pass(course: 
             cell.source = next(c.source for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell.metadata["nbgrader"]["grade_id"])
     assert diagnose_notebook(half_done, kit, timeout=120).line().startswith("Start here: `add` (cell add) is not written yet")
     assert diagnose_notebook(filled_in(release, source), kit, timeout=120) is None, "everything passes: no Start-here line"
+
+
+GRADIENT_FORMULA = re.compile(r"\b(dL|dout|dloss)/d\w+ = ")  # "dL/db = -g * a / b**2": the answer itself
+
+
+def test_todos_state_the_contract_and_each_derivation_waits_behind_a_click() -> None:
+    """Module 07: no TODO (nor the text just above it) hands out a local gradient; below every
+    solution cell a collapsed Hint gives the idea, and a second click the formula."""
+    nb = read_source(MODULE.source)
+    solutions = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(solutions) >= 10, "module 07 has a solution cell per function to write"
+    for index in solutions:
+        cell, before, after = nb.cells[index], nb.cells[index - 1], nb.cells[index + 1]
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        given = cell.source.split("### BEGIN SOLUTION")[0]
+        for text, where in ((given, "its TODO"), (before.source if before.cell_type == "markdown" else "", "the text above it")):
+            assert not GRADIENT_FORMULA.search(text), f"{grade_id}: {where} states a local gradient: {GRADIENT_FORMULA.search(text)[0]}"
+        assert after.cell_type == "markdown" and after.source.startswith("<details><summary>Hint</summary>"), (
+            f"{grade_id}: the cell below should be a collapsed Hint, got {after.source[:60]!r}")
+        idea, formula = after.source.split("<details><summary>Step 2: the formula</summary>")
+        assert "step 1: the idea" in idea and formula.count("</details>") == 2, f"{grade_id}: the hint goes idea, then formula"

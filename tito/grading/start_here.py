@@ -280,7 +280,8 @@ def keep_diagnosis(nb: nbformat.NotebookNode, verdict: dict | None) -> None:
     answer = (verdict or {}).get("results")
     if isinstance(answer, dict) and DIAGNOSIS_KEY in answer:
         results, diagnosis = verifier_results(answer)
-        nb.metadata.setdefault("tito", {})["diagnosis"] = {"results": {k: list(v) for k, v in results.items()},
+        # A list, not a dict: notebook metadata is written with sorted keys, and the order is the notebook's.
+        nb.metadata.setdefault("tito", {})["diagnosis"] = {"results": [[k, *v] for k, v in results.items()],
                                                           "evidence": diagnosis}
 
 
@@ -297,6 +298,6 @@ def feedback_start_here(nb: nbformat.NotebookNode, hints: tuple[dict, ...] | lis
     kept = nb.metadata.get("tito", {}).get("diagnosis")
     if not isinstance(kept, dict):
         return None
-    results = {k: (bool(v[0]), str(v[1])) for k, v in (kept.get("results") or {}).items() if isinstance(v, list) and len(v) == 2}
+    results = {str(r[0]): (bool(r[1]), str(r[2])) for r in kept.get("results") or [] if isinstance(r, list) and len(r) == 3}
     start = start_here(kept.get("evidence"), results, list(hints))
     return start_here_cell(start) if start is not None else None
