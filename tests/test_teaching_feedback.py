@@ -141,6 +141,8 @@ def test_start_here_names_the_function_of_every_catalogued_mistake(course: Path)
     assert not wrong, "\n".join(wrong)
     unhinted = [f"{m.name}: {s.line()}" for m, s in zip(CATALOGUE, found, strict=True) if s.hint != m.hint]
     assert not unhinted, "\n".join(unhinted)
+    hang = next(s for m, s in zip(CATALOGUE, found, strict=True) if m.name == "naive recursive backward")
+    assert "(cell topological-demo never finished: it was stuck in backpropagate)" in hang.line(), hang.line()
     for mistake, start in zip(CATALOGUE, found, strict=True):
         line = start.line()
         assert line.startswith(f"Start here: `{mistake.culprit}` -- ") and line.isascii(), line

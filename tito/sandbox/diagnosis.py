@@ -121,7 +121,7 @@ class Diagnosis:
             else:
                 yield
         except CellTimeout as error:
-            self.timeouts.append({"cell": cell.get("grade_id") or f"cell {index}", "in": self.raised_in(error)})
+            self.timeouts.append({"cell": cell.get("grade_id") or cell.get("id") or f"number {index + 1}", "in": self.stuck_in(error)})
             raise
         finally:
             if self.cell_seconds:
@@ -130,14 +130,26 @@ class Diagnosis:
     def name_of(self, code) -> str | None:
         return function_at(self.spans, code.co_filename, code.co_firstlineno)
 
-    def raised_in(self, error: BaseException) -> str | None:
-        """The innermost student function on the error's traceback."""
-        found, frames = None, error.__traceback__
+    def stack(self, error: BaseException) -> list:
+        """The student functions on the error's traceback, outermost first."""
+        names, frames = [], error.__traceback__
         while frames is not None:
             name = function_at(self.spans, frames.tb_frame.f_code.co_filename, frames.tb_lineno)
-            found = name or found
+            if name:
+                names.append(name)
             frames = frames.tb_next
-        return found
+        return names
+
+    def raised_in(self, error: BaseException) -> str | None:
+        """The innermost student function on the error's traceback."""
+        names = self.stack(error)
+        return names[-1] if names else None
+
+    def stuck_in(self, error: BaseException) -> str | None:
+        """Where a cut cell was stuck: the student function most often on the stack (a runaway
+        recursion), the innermost of those on a tie (a loop)."""
+        names = self.stack(error)
+        return max(reversed(names), key=names.count) if names else None
 
     @contextmanager
     def watch(self, grade_id: str):

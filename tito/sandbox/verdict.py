@@ -58,7 +58,8 @@ def verifier_input(nb: nbformat.NotebookNode, imports: dict) -> dict:
     """What the verifier is given; `diagnose`: also gather the evidence for `Start here:`."""
     cells = [
         {"source": c.source, "locked": bool(nbgrader_meta(c).get("locked")), "graded": bool(nbgrader_meta(c).get("grade")),
-         "grade_id": nbgrader_meta(c).get("grade_id"), "solution": bool(nbgrader_meta(c).get("solution"))}
+         "grade_id": nbgrader_meta(c).get("grade_id"), "solution": bool(nbgrader_meta(c).get("solution")),
+         "id": c.get("id")}
         for c in nb.cells if c.cell_type == "code"
     ]
     return {"cells": cells, **imports, "diagnose": True}
