@@ -32,6 +32,7 @@ from nbclient import NotebookClient
 
 from tito.sandbox.forkserver import DEVNULL, PIPE, warm_starter
 from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, support
+from tito.sandbox.verdict import diagnose_if_failed
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
 VERIFIER = Path(__file__).resolve().parents[1] / "sandbox" / "verifier.py"
@@ -287,6 +288,7 @@ def execute_submission(task: dict) -> dict:
             slot.clean()
             verify = task.get("verify", {}).get(name)
             if verify is not None and results[name]["reason"] is None:
+                verify = diagnose_if_failed(verify, results[name]["notebook"])  # Start here: only for failures
                 run = Run(scratch, f"verifier-{number}", slot if sandboxed else None, kit_dir, task["timeout"],
                           readable=(VERIFIER, DIAGNOSIS), keep_stdout=True)
                 results[name]["verdict"] = run_verifier(verify, run, kit_dir, task["timeout"])
