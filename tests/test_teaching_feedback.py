@@ -183,3 +183,27 @@ def test_todos_state_the_contract_and_each_derivation_waits_behind_a_click() -> 
             f"{grade_id}: the cell below should be a collapsed Hint, got {after.source[:60]!r}")
         idea, formula = after.source.split("<details><summary>Step 2: the formula</summary>")
         assert "step 1: the idea" in idea and formula.count("</details>") == 2, f"{grade_id}: the hint goes idea, then formula"
+
+
+def test_start_here_treats_the_evidence_as_untrusted_text() -> None:
+    """The evidence comes from a process that ran student code: wrong types are ignored, and what
+    is shown is escaped (the HTML, and the DOT labels of the graph)."""
+    from tito.grading.start_here import graph_dot, start_here, start_here_cell
+
+    assert start_here({"tests": {"t": {"used": None}}, "functions": "x"}, {"t": (False, "")}) is None
+    assert start_here({"tests": [], "probes": {}, "timeouts": 3}, {"t": (False, "")}) is None
+    hostile = {
+        "functions": [{"name": "f", "cell": "c<b>", "stub": False}, {"name": "x; import os", "cell": "c", "stub": True}],
+        "tests": {"t": {"used": ["f", 3], "raised_in": ["f"], "error": None}},
+        "probes": [{"name": "f", "ok": False, "error": "ProbeFailure", "message": 'f is <script>alert(1)</script> "\\\\n',
+                    "graph": {"nodes": [{"id": "a", "kind": "operation", "lines": ['x"];evil[label="', "\\\\"], "marked": True}],
+                              "edges": [{"from": "a", "to": "nowhere"}]}}],
+    }
+    start = start_here(hostile, {"t": (False, "boom")})
+    assert start.culprit == "f" and start.line().isascii(), "an invalid name is never named, nor a stub of it"
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    page = markdown2html_mistune(start_here_cell(start).source)  # as the feedback page renders it
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, page
+    dot = graph_dot(start.graph)
+    assert '"];evil' not in dot and "\\\\\\\\" not in dot and dot.count('"') == 4, dot  # the label is one quoted string

@@ -89,16 +89,24 @@ def matching_hint(culprit: str, evidence: str, hints: list[dict]) -> str:
     return ""
 
 
+def listed(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def start_here(diagnosis: dict | None, results: dict, hints: list[dict] | None = None) -> StartHere | None:
     """The Start-here finding, or None (everything passed, or no evidence names a function).
     `results`: grade_id -> (passed, message), the trusted re-run's verdict."""
     if not isinstance(diagnosis, dict):
         return None
-    tests = {gid: t for gid, t in (diagnosis.get("tests") or {}).items() if isinstance(t, dict)}
+    tests = {str(gid): {"used": [u for u in t.get("used") or [] if isinstance(u, str)] if isinstance(t.get("used"), list) else [],
+                        "raised_in": t.get("raised_in") if isinstance(t.get("raised_in"), str) else None,
+                        "error": str(t.get("error") or "")}
+             for gid, t in (diagnosis.get("tests") if isinstance(diagnosis.get("tests"), dict) else {}).items()
+             if isinstance(t, dict)}
     failing = [gid for gid, outcome in results.items() if gid in tests and not outcome[0]]
-    functions = [f for f in diagnosis.get("functions") or [] if isinstance(f, dict) and NAME.match(str(f.get("name")))]
+    functions = [f for f in listed(diagnosis.get("functions")) if isinstance(f, dict) and NAME.match(str(f.get("name")))]
     cell_of = {f["name"]: one_line(str(f.get("cell", "")), 80) for f in functions}
-    stuck = [t for t in diagnosis.get("timeouts") or [] if isinstance(t, dict) and t.get("in") in cell_of]
+    stuck = [t for t in listed(diagnosis.get("timeouts")) if isinstance(t, dict) and t.get("in") in cell_of]
     if not failing and not stuck:
         return None
     hints = hints or []
@@ -119,7 +127,7 @@ def start_here(diagnosis: dict | None, results: dict, hints: list[dict] | None =
         first = stubs[0]
         return StartHere(first, cell_of[first], f"(cell {cell_of[first]}) is not written yet{uses(first, users(first))}")
 
-    broken = [p for p in diagnosis.get("probes") or [] if isinstance(p, dict) and not p.get("ok")
+    broken = [p for p in listed(diagnosis.get("probes")) if isinstance(p, dict) and not p.get("ok")
               and NAME.match(str(p.get("name"))) and p["name"] in cell_of]
     pinned: dict[str, list[str]] = {}
     for gid in failing:
@@ -141,7 +149,7 @@ def start_here(diagnosis: dict | None, results: dict, hints: list[dict] | None =
     if pinned:  # errors raised inside a student function that no probe covers
         name = max(pinned, key=lambda n: (len(pinned[n]), -[f["name"] for f in functions].index(n)))
         first = pinned[name][0]
-        finding = f"-- {one_line(str(tests[first].get('error') or 'the error'), 60)} in {first} was raised inside it"
+        finding = f"-- {one_line(tests[first]['error'] or 'the error', 60)} in {first} was raised inside it"
         return StartHere(name, cell_of[name], f"{finding}{uses(name, users(name))}",
                          matching_hint(name, evidence(name, finding), hints))
     passing = [gid for gid, outcome in results.items() if gid in tests and outcome[0]]
