@@ -77,3 +77,5 @@ def test_check_reports_a_hang_as_a_failure(kit: Path) -> None:
     result = run_tito("check", hang.name, "--timeout", "8", cwd=kit, check=False)
     assert result.returncode == 1
     assert "could not finish: timed out after 8s" in result.stdout, result.stdout
+    # The re-run behind Start here cuts the hanging cell (after 5 s) and says where it was stuck.
+    assert result.stdout.startswith("Start here: `add` -- cell test-add never finished: it was stuck in add"), result.stdout
