@@ -238,6 +238,7 @@ def test_a_student_fills_a_todo_in_jupyterlab(kit: Path, jupyterlab: str, studen
     # 4. What the student saved passes that test in tito check too; the next stub still fails.
     check = run_student_tito(student_tool, "check", NOTEBOOK, cwd=kit, check=False)
     assert re.search(rf"^  PASS  {GRADED_CELL} +5/5$", check.stdout, re.MULTILINE), check.stdout
-    assert re.search(rf"^  FAIL  {NEXT_GRADED_CELL} +0/5  NotImplementedError$", check.stdout, re.MULTILINE), check.stdout
+    assert re.search(rf"^  FAIL  {NEXT_GRADED_CELL} +0/5  `add` \(cell add\) is not written yet$", check.stdout, re.MULTILINE), check.stdout
+    assert check.stdout.startswith("Start here: `add` (cell add) is not written yet"), check.stdout  # the next stub
     with capsys.disabled():  # shown in every run, not only with -s
         print(f"\nscreenshot: {screenshot}\nbrowser part: {browser_seconds:.1f}s, with tito check: {time.monotonic() - started:.1f}s")

@@ -43,8 +43,10 @@ def answered(kit: Path, add_body: str, mul_body: str, name: str) -> Path:
 def test_check_on_the_untouched_release_fails_every_test(kit: Path) -> None:
     result = run_tito("check", "ops.ipynb", cwd=kit, check=False)
     assert result.returncode == 1
-    assert "FAIL  test-add  0/2  NotImplementedError" in result.stdout, result.stdout
-    assert "FAIL  test-mul  0/3  NotImplementedError" in result.stdout
+    # Stubs by name, and the first stub first (this module has no probes: the notebook order decides).
+    assert result.stdout.startswith("Start here: `add` (cell ops-add) is not written yet"), result.stdout
+    assert "FAIL  test-add  0/2  `add` (cell ops-add) is not written yet" in result.stdout, result.stdout
+    assert "FAIL  test-mul  0/3  `mul` (cell ops-mul) is not written yet" in result.stdout
     assert "total: 0/5 points, 2 of 2 tests failed" in result.stdout
 
 
@@ -52,6 +54,8 @@ def test_check_tests_the_students_answers_not_the_reference(kit: Path) -> None:
     wrong_mul = answered(kit, "    return Tensor(a.data + b.data)", "    return Tensor(a.data + b.data)", "wrong_mul")
     result = run_tito("check", wrong_mul.name, cwd=kit, check=False)
     assert result.returncode == 1
+    # No probes here: the function that only the failing test uses.
+    assert result.stdout.startswith("Start here: `mul` -- 1 of the 1 failing tests use it, and 0 of the 1 passing"), result.stdout
     assert "PASS  test-add  2/2" in result.stdout, result.stdout
     assert "FAIL  test-mul  0/3  AssertionError: mul([2], [3]) should be [6]" in result.stdout
     assert "total: 2/5 points, 1 of 2 tests failed" in result.stdout
@@ -61,6 +65,7 @@ def test_check_passes_a_correct_notebook_and_flags_an_edited_test(kit: Path) -> 
     good = answered(kit, "    return Tensor(a.data + b.data)", "    return Tensor(a.data * b.data)", "good")
     result = run_tito("check", good.name, cwd=kit)
     assert "total: 5/5 points, 0 of 2 tests failed" in result.stdout, result.stdout
+    assert "Start here" not in result.stdout, "everything passes: no Start-here line"
     nb = nbformat.read(good, as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "test-add":
@@ -75,6 +80,8 @@ def test_check_reports_a_hang_as_a_failure(kit: Path) -> None:
     result = run_tito("check", hang.name, "--timeout", "8", cwd=kit, check=False)
     assert result.returncode == 1
     assert "could not finish: timed out after 8s" in result.stdout, result.stdout
+    # The re-run behind Start here cuts the hanging cell (after 5 s) and says where it was stuck.
+    assert result.stdout.startswith("Start here: `add` -- cell test-add never finished: it was stuck in add"), result.stdout
 
 
 def test_check_outside_every_kit_refuses_though_the_reference_is_importable(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ import numpy as np
 from .tensor import Tensor
 
 # %% auto #0
-__all__ = ['REAL_KINDS', 'Variable', 'no_grad', 'GradFn', 'as_operand', 'record', 'operation', 'gradcheck', 'add', 'multiply',
-           'subtract', 'draw_graph', 'divide', 'power', 'topological_order', 'backpropagate', 'unbroadcast', 'matmul',
-           'spread_back', 'sum', 'mean', 'reshape', 'transpose', 'exp', 'log', 'relu', 'sigmoid', 'tanh',
-           'class_indices', 'softmax_cross_entropy']
+__all__ = ['REAL_KINDS', 'Variable', 'no_grad', 'GradFn', 'as_operand', 'record', 'operation', 'describe_expression', 'gradcheck',
+           'add', 'multiply', 'subtract', 'draw_graph', 'divide', 'power', 'topological_order', 'backpropagate',
+           'unbroadcast', 'matmul', 'spread_back', 'sum', 'mean', 'reshape', 'transpose', 'exp', 'log', 'relu',
+           'sigmoid', 'tanh', 'class_indices', 'softmax_cross_entropy']
 
 # %% ../../modules/source/07_autograd/autograd_dev.ipynb #variable-class
 REAL_KINDS = "biuf"  # NumPy dtype kinds a Variable may hold: bool, signed int, unsigned int, float (no complex)
@@ -33,15 +33,13 @@ class Variable:
     def __init__(self, data, requires_grad: bool = True, grad_fn: GradFn | None = None) -> None:
         """Wrap `data` (a Tensor, NumPy array, Python number or list) as a graph node.
 
-        TODO: store the four attributes.
-
-        1. Make `data` a `Tensor`: keep a `Tensor` as it is (same object, no copy); unwrap a
-           `Variable` to its `.data`; anything else becomes `Tensor(data)` (numbers and lists
-           become float32, NumPy arrays keep their dtype).
-        2. Refuse non-numeric data with a `TypeError` that names what you got: the dtype of
-           the array (`array.dtype.kind` must be one of REAL_KINDS). Check strings, None,
-           dicts ... before calling `Tensor` (hint: `np.asarray(data).dtype.kind`).
-        3. Set `self.data`, `self.requires_grad`, `self.grad = None`, `self.grad_fn`.
+        TODO: set the four attributes.
+        - `self.data`: a `Tensor`. A `Tensor` is kept as it is (the same object, no copy); a
+          `Variable` gives its `.data`; anything else becomes `Tensor(data)` (numbers and lists
+          become float32, NumPy arrays keep their dtype).
+        - Non-numeric data (strings, None, dicts, lists of those) raises `TypeError`, with a
+          message that names what it got. Numeric means a dtype kind in REAL_KINDS.
+        - `self.requires_grad` and `self.grad_fn` as given; `self.grad` is None (no gradient yet).
 
         EXAMPLE:
             >>> Variable(5.0).data.data.dtype       # float32
@@ -257,15 +255,36 @@ def operation(inputs: int) -> Callable:
     return decorate
 
 # %% ../../modules/source/07_autograd/autograd_dev.ipynb #gradcheck
+def describe_expression(out: Variable, inputs: Sequence[Variable], limit: int = 12) -> str:
+    """The operations that made `out`, as a call: `multiply(reshape(x0), x1)` (x0, x1: the inputs).
+
+    Only inputs that require grad are recorded, so constants do not appear; after `limit`
+    operations the rest is `...`."""
+    names = {id(v): f"x{number}" for number, v in enumerate(inputs)}
+    budget = [limit]
+
+    def describe(v: Variable) -> str:
+        if id(v) in names:
+            return names[id(v)]
+        if v.grad_fn is None:
+            return "c"
+        budget[0] -= 1
+        if budget[0] < 0:
+            return "..."
+        return f"{v.grad_fn.name}({', '.join(describe(parent) for parent, _ in v.grad_fn.edges)})"
+
+    return describe(out)
+
+
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
-    """Check backward against central differences; True, or AssertionError naming input and index."""
+    """Check backward against central differences; True, or AssertionError naming the operation, input and index."""
     trial = [
         Variable(np.array(as_operand(v, "gradcheck"), dtype=np.float64), requires_grad=getattr(v, "requires_grad", True))
         for v in inputs
     ]
     out = fn(*trial)
-    # A scalar output is checked as is; otherwise sum(w * out) for fixed random weights w.
-    weights = np.ones(()) if out.shape == () else np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
+    # A one-element output is checked as is; otherwise sum(w * out) for fixed random weights w.
+    weights = np.ones(out.shape) if out.size == 1 else np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
     out.backward(weights)
 
     def weighted_output() -> float:
@@ -291,8 +310,10 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             numeric = (above - below) / (2 * eps)
             if not abs(analytic[index] - numeric) <= atol + rtol * abs(numeric):
                 name = getattr(fn, "__name__", "<lambda>")
+                if name == "<lambda>":  # name it by what it computes
+                    name = describe_expression(out, trial)
                 raise AssertionError(
-                    f"gradcheck of {'the function' if name == '<lambda>' else name}: input {number}, index {index}: "
+                    f"gradcheck of {name}: input {number}, index {index}: "
                     f"expected {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
                 )
     return True
@@ -304,14 +325,11 @@ def add(a, b):
 
     TODO: return `(out, (grad_a, grad_b))`.
     - `a`, `b` arrive as NumPy arrays (or Python numbers); `out = a + b`.
-    - `grad_a(g)` returns dL/da given g = dL/dout; here dout/da = 1, so dL/da = g.
-      Same for `grad_b`.
-    - Shapes: if a and b have different (broadcastable) shapes, just return g; the engine sums
-      it back to each input's shape (Part 3).
+    - `grad_a(g)` returns dL/da, given g = dL/dout, as an array shaped like g; `grad_b` likewise.
+      (If a and b had different, broadcast shapes, the engine sums each back to its input's
+      shape in Part 3: return g-shaped gradients.)
 
-    EXAMPLE: x = Variable(2.0); y = Variable(3.0); z = add(x, y)   # 5.0
-             z.backward()  ->  x.grad = 1.0, y.grad = 1.0
-    HINT: `lambda g: g` is a complete local gradient.
+    EXAMPLE: add(Variable(2.0), Variable(3.0)) is 5.0.
     """
     ### BEGIN SOLUTION
     return a + b, (lambda g: g, lambda g: g)
@@ -322,11 +340,10 @@ def add(a, b):
 def multiply(a, b):
     """a * b (elementwise), with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a * b,
-    dL/da = g * b and dL/db = g * a (the product rule).
+    TODO: return `(out, (grad_a, grad_b))` with out = a * b; each local gradient maps g to an
+    array shaped like g.
 
-    EXAMPLE: multiply(Variable(2.0), Variable(3.0)) is 6.0; backward gives 3.0 and 2.0.
-    HINT: a classic slip is `g * a` for a's gradient; check: d(a*b)/da does not contain a.
+    EXAMPLE: multiply(Variable(2.0), Variable(3.0)) is 6.0.
     """
     ### BEGIN SOLUTION
     return a * b, (lambda g: g * b, lambda g: g * a)
@@ -337,9 +354,10 @@ def multiply(a, b):
 def subtract(a, b):
     """a - b, with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a - b, dL/da = g, dL/db = -g.
+    TODO: return `(out, (grad_a, grad_b))` with out = a - b; each local gradient maps g to an
+    array shaped like g.
 
-    EXAMPLE: subtract(Variable(5.0), Variable(3.0)) is 2.0; backward gives 1.0 and -1.0.
+    EXAMPLE: subtract(Variable(5.0), Variable(3.0)) is 2.0.
     """
     ### BEGIN SOLUTION
     return a - b, (lambda g: g, lambda g: -g)
@@ -408,11 +426,10 @@ Variable.graph = draw_graph  # v.graph(names) is draw_graph(v, names)
 def divide(a, b):
     """a / b (elementwise), with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a / b,
-    dL/da = g / b and dL/db = -g * a / b**2.
+    TODO: return `(out, (grad_a, grad_b))` with out = a / b; each local gradient maps g to an
+    array shaped like g.
 
-    EXAMPLE: divide(Variable(6.0), Variable(3.0)) is 2.0; backward gives 1/3 and -6/9.
-    HINT: the sign of d/db is easy to lose.
+    EXAMPLE: divide(Variable(6.0), Variable(3.0)) is 2.0.
     """
     ### BEGIN SOLUTION
     return a / b, (lambda g: g / b, lambda g: -g * a / (b * b))
@@ -423,10 +440,10 @@ def divide(a, b):
 def power(x, p):
     """x ** p for a number p, with gradient.
 
-    TODO: return `(out, (grad_x,))` with out = x ** p and dL/dx = g * p * x ** (p - 1).
+    TODO: return `(out, (grad_x,))` with out = x ** p; grad_x maps g to an array shaped like g.
     (The trailing comma matters: one input, a tuple of one local gradient.)
 
-    EXAMPLE: power(Variable(3.0), 2) is 9.0; backward gives 6.0.
+    EXAMPLE: power(Variable(3.0), 2) is 9.0.
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise TypeError(f"power: the exponent must be a number, got {type(p).__name__}")
@@ -438,14 +455,10 @@ def power(x, p):
 def topological_order(root: Variable) -> list[Variable]:
     """Every Variable `root` depends on (through `grad_fn.edges`), each once, inputs first.
 
-    TODO: an iterative depth-first search.
-    - `visited = set()`, `order = []`, `stack = [(root, False)]`.
-    - Pop `(node, inputs_done)`. If `inputs_done`: append node to `order`.
-      Otherwise, skip it if already visited; else mark it visited, push `(node, True)`, then push
-      `(parent, False)` for each `parent, _ in node.grad_fn.edges` (leaves have grad_fn None).
-    - Return `order`: root is last, and every node comes after all of its inputs.
-
-    Do not recurse: the graph may be 10,000 operations deep.
+    TODO: return a list of every Variable reachable from `root` through `grad_fn.edges` (leaves
+    have grad_fn None), `root` included, each exactly once, every node after all of its inputs,
+    so `root` comes last. Iterative (a loop with your own stack, no recursion): the graph may
+    be 10,000 operations deep.
     """
     ### BEGIN SOLUTION
     order: list[Variable] = []
@@ -471,20 +484,13 @@ def topological_order(root: Variable) -> list[Variable]:
 def backpropagate(root: Variable, gradient: np.ndarray) -> None:  # noqa: F811 (replaces the first attempt)
     """Send `gradient` (dL/droot, a NumPy array shaped like root) back to every leaf, once per node.
 
-    TODO:
-    1. `grads = {root: gradient}`.
-    2. For `node` in `reversed(topological_order(root))`:
-       - `g = grads.pop(node)`: all of node's users came before it, so g is complete.
-       - Leaf (`node.grad_fn is None`): add g to `node.grad`. If `node.grad` is None, set it to
-         `Variable(np.array(g), requires_grad=False)` (np.array copies, so two leaves never
-         share one array); otherwise to a new Variable holding `node.grad.data.data + g`.
-       - Otherwise, for each `parent, local_grad in node.grad_fn.edges`: `pg = local_grad(g)`.
-         If `pg.shape != parent.shape`, the forward pass broadcast `parent`: replace pg by
-         `unbroadcast(pg, parent.shape)` (written in Part 3; scalars never need it). Then add pg
-         to `grads[parent]` (or store it, if parent has no entry yet).
-
-    Iterative, each node once. Do not add into arrays in place (`+=`): a local gradient may hand
-    back the very array it received.
+    TODO: for every leaf reached (`grad_fn is None`), add dL/dleaf to `leaf.grad`: a Variable
+    with requires_grad=False, shaped like the leaf, holding an array of its own (never one shared
+    with another leaf); a leaf that already has a gradient gets the sum (leaves accumulate
+    across backward calls). Visit each node once, after all the nodes that use it; iterative.
+    A gradient for an input that the forward pass broadcast must be summed back to the input's
+    shape with `unbroadcast` (written in Part 3; scalars never need it). Do not add into arrays
+    in place (`+=`): a local gradient may hand back the very array it received.
     """
     ### BEGIN SOLUTION
     grads = {root: gradient}
@@ -510,15 +516,12 @@ def backpropagate(root: Variable, gradient: np.ndarray) -> None:  # noqa: F811 (
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` (shaped like a broadcast result) down to `shape`, the shape of the input.
 
-    TODO:
-    1. `extra = grad.ndim - len(shape)`; if extra > 0, sum over axes 0 .. extra-1.
-    2. Sum with `keepdims=True` over each axis i where `shape[i] == 1` but `grad.shape[i] != 1`.
-    3. Return the result, which now has exactly `shape`.
+    TODO: return an array of exactly `shape`: `grad` summed over every axis that broadcasting
+    added or stretched (the two rules above).
 
     EXAMPLES: unbroadcast(np.ones((2, 3)), (3,))    -> [2., 2., 2.]
               unbroadcast(np.ones((2, 3)), (2, 1))  -> [[3.], [3.]]
               unbroadcast(np.ones((4, 2, 3)), ())   -> 24.0
-    HINT: `np.sum(a, axis=(0, 2), keepdims=True)` takes a tuple of axes.
     """
     ### BEGIN SOLUTION
     extra = grad.ndim - len(shape)
@@ -535,7 +538,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 def matmul(a, b):
     """Matrix product of two 2-D arrays, with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a @ b, dL/da = g @ b.T, dL/db = a.T @ g.
+    TODO: return `(out, (grad_a, grad_b))` with out = a @ b; g has out's shape (n, m), and
+    grad_a(g) must have a's shape (n, k), grad_b(g) b's shape (k, m).
 
     EXAMPLE: a (2, 3) @ b (3, 4) -> out (2, 4); a.grad has shape (2, 3), b.grad (3, 4).
     """
@@ -549,8 +553,8 @@ def matmul(a, b):
 def spread_back(g, axis, keepdims: bool, shape: tuple[int, ...]) -> np.ndarray:
     """Copy the gradient of a reduction back over the reduced axes: shape of g -> `shape`.
 
-    TODO: if `axis` is not None and not `keepdims`, `g = np.expand_dims(g, axis)`;
-    then return `np.broadcast_to(g, shape)`.
+    TODO: return an array of `shape` (the input's) holding, for each element of the input, the
+    gradient of the output element it was summed into. `axis` and `keepdims` are the reduction's.
     """
     ### BEGIN SOLUTION
     if axis is not None and not keepdims:
@@ -563,8 +567,8 @@ def spread_back(g, axis, keepdims: bool, shape: tuple[int, ...]) -> np.ndarray:
 def sum(x, axis=None, keepdims: bool = False):
     """Sum over `axis` (None: all elements; an int or a tuple of ints), with gradient.
 
-    TODO: out = np.sum(x, axis=axis, keepdims=keepdims);
-    dL/dx = spread_back(g, axis, keepdims, np.shape(x)).
+    TODO: return `(out, (grad_x,))` with out = np.sum(x, axis=axis, keepdims=keepdims); grad_x
+    maps g (out's shape) to x's shape.
     """
     ### BEGIN SOLUTION
     return np.sum(x, axis=axis, keepdims=keepdims), (lambda g: spread_back(g, axis, keepdims, np.shape(x)),)
@@ -575,9 +579,8 @@ def sum(x, axis=None, keepdims: bool = False):
 def mean(x, axis=None, keepdims: bool = False):
     """Mean over `axis` (None: all elements), with gradient.
 
-    TODO: out = np.mean(x, axis=axis, keepdims=keepdims); `count = np.size(x) // np.size(out)`
-    elements were averaged into each output; dL/dx = spread_back(g, ...) / count.
-    HINT: divide by the Python int `count`, not by a float64 array, so float32 stays float32.
+    TODO: return `(out, (grad_x,))` with out = np.mean(x, axis=axis, keepdims=keepdims); grad_x
+    maps g (out's shape) to x's shape, and keeps float32 float32.
     """
     ### BEGIN SOLUTION
     out = np.mean(x, axis=axis, keepdims=keepdims)
@@ -590,7 +593,8 @@ def mean(x, axis=None, keepdims: bool = False):
 def reshape(x, shape):
     """x with a new shape (same elements, same order), with gradient.
 
-    TODO: out = np.reshape(x, shape); dL/dx = np.reshape(g, np.shape(x)).
+    TODO: return `(out, (grad_x,))` with out = np.reshape(x, shape); grad_x maps g (out's
+    shape) to an array of x's shape.
     """
     ### BEGIN SOLUTION
     return np.reshape(x, shape), (lambda g: np.reshape(g, np.shape(x)),)
@@ -601,8 +605,8 @@ def reshape(x, shape):
 def transpose(x, axes=None):
     """x with its axes permuted (None: reversed), with gradient.
 
-    TODO: out = np.transpose(x, axes); dL/dx = np.transpose(g, inverse) where `inverse` is None
-    when axes is None, else `np.argsort(axes)`.
+    TODO: return `(out, (grad_x,))` with out = np.transpose(x, axes); grad_x maps g (out's
+    shape) to an array of x's shape.
     """
     if axes is not None:
         axes = tuple(int(a) % np.ndim(x) for a in axes)  # negative axes -> 0..ndim-1, so argsort inverts
@@ -614,7 +618,7 @@ def transpose(x, axes=None):
 # %% ../../modules/source/07_autograd/autograd_dev.ipynb #elementwise
 @operation(inputs=1)
 def exp(x):
-    """e ** x, with gradient. TODO: out = np.exp(x); dL/dx = g * out."""
+    """e ** x, with gradient. TODO: return `(out, (grad_x,))` with out = np.exp(x)."""
     ### BEGIN SOLUTION
     out = np.exp(x)
     return out, (lambda g: g * out,)
@@ -623,7 +627,7 @@ def exp(x):
 
 @operation(inputs=1)
 def log(x):
-    """Natural logarithm, with gradient. TODO: out = np.log(x); dL/dx = g / x."""
+    """Natural logarithm, with gradient. TODO: return `(out, (grad_x,))` with out = np.log(x)."""
     ### BEGIN SOLUTION
     return np.log(x), (lambda g: g / x,)
     ### END SOLUTION
@@ -631,7 +635,7 @@ def log(x):
 
 @operation(inputs=1)
 def relu(x):
-    """max(x, 0), with gradient. TODO: out = np.maximum(x, 0); dL/dx = g * (x > 0)."""
+    """max(x, 0), with gradient. TODO: return `(out, (grad_x,))` with out = np.maximum(x, 0)."""
     ### BEGIN SOLUTION
     return np.maximum(x, 0), (lambda g: g * (x > 0),)
     ### END SOLUTION
@@ -641,7 +645,8 @@ def relu(x):
 def sigmoid(x):
     """1 / (1 + e ** -x), computed without overflow, with gradient.
 
-    TODO: out = 0.5 * (1 + np.tanh(0.5 * x)); dL/dx = g * out * (1 - out).
+    TODO: return `(out, (grad_x,))` with out = 0.5 * (1 + np.tanh(0.5 * x)), the overflow-free
+    form of 1 / (1 + e ** -x).
     """
     ### BEGIN SOLUTION
     out = 0.5 * (1 + np.tanh(0.5 * x))
@@ -651,7 +656,7 @@ def sigmoid(x):
 
 @operation(inputs=1)
 def tanh(x):
-    """Hyperbolic tangent, with gradient. TODO: out = np.tanh(x); dL/dx = g * (1 - out**2)."""
+    """Hyperbolic tangent, with gradient. TODO: return `(out, (grad_x,))` with out = np.tanh(x)."""
     ### BEGIN SOLUTION
     out = np.tanh(x)
     return out, (lambda g: g * (1 - out * out),)
@@ -680,13 +685,13 @@ def class_indices(targets, batch: int, classes: int) -> np.ndarray:
 def softmax_cross_entropy(logits, targets):
     """Mean cross-entropy of softmax(logits) (N, C) against integer class targets (N,), with gradient.
 
-    TODO:
-    1. `shifted = logits - logits.max(axis=1, keepdims=True)` (stability);
-       `exps = np.exp(shifted)`; `sums = exps.sum(axis=1, keepdims=True)`.
-    2. `rows = np.arange(n)`; loss = `(np.log(sums[:, 0]) - shifted[rows, t]).sum() / n`, the mean
-       (a sum divided by the Python int n is cheaper than `np.mean`, and keeps float32).
-    3. Gradient: `probs = exps / sums`; subtract 1 at `[rows, t]`; divide by n; times g
-       (g is a scalar: the gradient of whatever the loss feeds into, 1 for the final loss).
+    TODO: return `(loss, (grad_logits,))`.
+    - loss: a 0-d array, the mean over the n rows of log(sum_j e^{z_j}) - z_t, computed without
+      overflow (shift each row by its maximum first) and keeping float32 float32 (a sum divided
+      by the Python int n is cheaper than `np.mean` and keeps the dtype).
+    - grad_logits(g): g is a scalar (the gradient of whatever the loss feeds into, 1 for the
+      final loss); return an array of the logits' shape (n, C).
+    - `t` (below) holds the checked integer targets.
     """
     if np.ndim(logits) != 2:
         raise ValueError(f"softmax_cross_entropy needs logits of shape (N, C), got {np.shape(logits)}")

@@ -55,13 +55,6 @@ def as_array(data: object, dtype: object = None) -> np.ndarray:
     array(7, dtype=int32)
     >>> as_array("1.5")
     TypeError: Tensor data must be numeric: got str, ...
-
-    HINTS:
-    - Call `np.asarray(data)` first, *without* a dtype, and check `array.dtype.kind`: converting
-      straight to float32 would turn the string "1.5" into the number 1.5.
-    - `isinstance(data, (np.ndarray, np.generic))` tells NumPy data from Python data.
-    - `np.dtype(dtype).kind` is the kind of the requested dtype.
-    - `array.astype(dtype, copy=False)` converts without copying when nothing changes.
     """
     ### BEGIN SOLUTION
     try:
@@ -103,11 +96,8 @@ def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     >>> broadcast_shape((2, 3), (4,))
     ValueError: cannot broadcast shapes (2, 3) and (4,): sizes 3 and 4 clash at axis -1
 
-    HINTS:
-    - Start from `result = [1] * ndim`, where ndim is the longest shape's length, then walk each
-      shape; `enumerate(shape, start=ndim - len(shape))` gives each size its position in `result`.
-    - A size of 0 is not special: (0,) fits (1,) and gives (0,), but does not fit (3,).
-    - Return a tuple, not a list. Do not call NumPy's broadcasting functions: write the rule.
+    Return a tuple, not a list. Do not call NumPy's broadcasting functions: write the rule. A size
+    of 0 is not special: (0,) fits (1,) and gives (0,), but does not fit (3,).
     """
     ### BEGIN SOLUTION
     ndim = max((len(shape) for shape in shapes), default=0)
@@ -178,8 +168,6 @@ class Tensor:
         (True, True)
         >>> Tensor([1, 2]).dtype, Tensor(a).dtype, Tensor(a, dtype=np.float32).dtype
         (dtype('float32'), dtype('float64'), dtype('float32'))
-
-        HINT: test the fast path first: it is the case that must cost the least.
         """
         ### BEGIN SOLUTION
         if type(data) is np.ndarray and dtype is None and data.dtype.kind in NUMERIC_KINDS:
@@ -230,8 +218,6 @@ class Tensor:
         2.5
         >>> Tensor([1, 2]).item()
         ValueError: item() needs a tensor with exactly one element, got shape (2,)
-
-        HINT: NumPy arrays have `.item()` too; check `self.data.size` first for a clearer message.
         """
         ### BEGIN SOLUTION
         if self.data.size != 1:
@@ -249,9 +235,6 @@ class Tensor:
         Tensor([1. 2.], shape=(2,), dtype=float32)
         >>> Tensor(np.float64(3.5))
         Tensor(3.5, shape=(), dtype=float64)
-
-        HINT: `np.array2string(self.data, prefix="Tensor(")` formats the values and indents the
-        lines of a matrix so they line up after "Tensor(".
         """
         ### BEGIN SOLUTION
         values = np.array2string(self.data, prefix="Tensor(")
@@ -364,8 +347,6 @@ class Tensor:
         Tensor([3. 7.], shape=(2,), dtype=float32)
         >>> Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3)))
         ValueError: matmul shape mismatch: (2, 3) @ (2, 3): the last axis of the left (3) must equal ...
-
-        HINT: `np.matmul(a, b)` (or `a @ b`) on the two arrays does the arithmetic.
         """
         ### BEGIN SOLUTION
         a = self.data
@@ -397,8 +378,6 @@ class Tensor:
         >>> x = Tensor([[1, 2, 3], [4, 5, 6]])
         >>> x.sum(), x.sum(axis=0).shape, x.sum(axis=1, keepdims=True).shape
         (Tensor(21., shape=(), dtype=float32), (3,), (2, 1))
-
-        HINT: `ndarray.sum` takes the same arguments.
         """
         ### BEGIN SOLUTION
         return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
@@ -422,8 +401,6 @@ class Tensor:
         EXAMPLE:
         >>> Tensor([1, 2, 3, 4, 5, 6]).reshape(2, -1).shape
         (2, 3)
-
-        HINT: `shape` is a tuple of the arguments: `(2, 3)` for reshape(2, 3), `((2, 3),)` for reshape((2, 3)).
         """
         ### BEGIN SOLUTION
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

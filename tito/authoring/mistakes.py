@@ -2,7 +2,8 @@
 
 Module authors write it; the mutation tests, `tito mutate` and the feedback's hints read it. Its
 edits quote the reference solution, so it never goes to students (the release copies only the
-notebook built from `name_dev.py`).
+notebook built from `name_dev.py`); `student_hints` is the part that may: each mistake's culprit,
+hint and match patterns, which `tito release` puts in the notebook's metadata for `tito check`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Mistake:
     wrong: dict[str, str]  # exact solution text -> the mistaken text
     says: str = ""  # the failure message contains this
     hint: str = ""  # what to tell a student whose failure matches this mistake
+    match: str = ""  # a regular expression that finds this mistake in the failure messages ('' : `says`)
 
     def apply(self, text: str) -> str:
         """`text` (the module source) with this mistake made; each edited text must occur exactly once."""
@@ -46,3 +48,18 @@ def load_mistakes(module: Module) -> list[Mistake]:
         return [Mistake(**entry) for entry in entries]
     except TypeError as error:
         raise TitoError(f"{path}: {error}") from error
+
+
+def student_hints(module: Module) -> list[dict[str, str]]:
+    """What students may see of the catalogue: for each mistake with a hint, its culprit, hint and
+    patterns (`match`, `says`: failure-message text), never its edits (they quote the solution)."""
+    return [{"culprit": m.culprit, "hint": m.hint, "match": m.match, "says": m.says}
+            for m in load_mistakes(module) if m.hint]
+
+
+def with_student_hints(nb, module: Module):
+    """`nb` with the module's student hints in its metadata (`tito` -> `hints`); unchanged without any."""
+    hints = student_hints(module)
+    if hints:
+        nb.metadata.setdefault("tito", {})["hints"] = hints
+    return nb

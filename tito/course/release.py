@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 
+from tito.authoring.mistakes import with_student_hints
 from tito.course.layout import Course, put_own_bin_on_path
 from tito.notebook import read_source, write_if_changed
 from tito.project import Module, TitoError
@@ -39,7 +40,8 @@ def build_source(course: Course, module: Module) -> Path:
     folder = course.source_notebook(module).parent
     if folder.is_dir():
         shutil.rmtree(folder)  # nothing stale (an old _dev.py, a renamed notebook) can reach release/
-    write_if_changed(drop_inert_nbgrader_metadata(read_source(module.source)), course.source_notebook(module))
+    nb = with_student_hints(drop_inert_nbgrader_metadata(read_source(module.source)), module)  # hints for tito check
+    write_if_changed(nb, course.source_notebook(module))
     return course.source_notebook(module)
 
 

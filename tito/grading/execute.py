@@ -50,9 +50,11 @@ from nbclient.util import run_sync
 from tito.sandbox.caps import DEFAULT_MEMORY, SubmissionCaps
 from tito.sandbox.forkserver import DEVNULL, PIPE, warm_starter
 from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, recheck_support, worker_report
+from tito.sandbox.verdict import diagnose_if_failed
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
 VERIFIER = Path(__file__).resolve().parents[1] / "sandbox" / "verifier.py"
+DIAGNOSIS = VERIFIER.with_name("diagnosis.py")  # loaded by the verifier when asked to diagnose
 DEFAULT_CELL_TIMEOUT = 60.0  # seconds one cell may run
 INTERRUPT_GRACE = 5.0  # seconds an interrupted cell gets to stop before its kernel is killed
 CAPS_POLL = 0.2  # seconds between two looks at the submission's caps
@@ -537,7 +539,8 @@ def execute_submission(task: dict) -> dict:
             if verify is not None and results[name]["reason"] is None:
                 killed = [i for i, how in results[name]["runaway"].items() if how == "killed"]
                 run = Run(scratch, f"verifier-{number}", slot if sandboxed else None, kit_dir, task["timeout"],
-                          readable=(VERIFIER,), keep_stdout=True, caps=watched, memory=memory)
+                          readable=(VERIFIER, DIAGNOSIS), keep_stdout=True, caps=watched, memory=memory)
+                verify = diagnose_if_failed(verify, results[name]["notebook"])  # Start here: only for failures
                 verify = dict(verify, skip=code_cell_positions(notebook_json, killed))
                 verdict = run_verifier(verify, run, kit_dir, task["timeout"], cell_timeout, watched)
                 clean()

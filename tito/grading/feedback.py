@@ -26,14 +26,14 @@ def failures_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     which derivative, expected vs got), so the student need not dig through tracebacks."""
     from nbgrader.utils import determine_grade, is_grade
 
-    from tito.grading.explain import failure_message
+    from tito.grading.start_here import explain_failure
 
     lines = []
     for cell in nb.cells:
         if cell.cell_type == "code" and is_grade(cell):
             score, max_score = determine_grade(cell)
             if (score or 0) < max_score:
-                message = failure_message(cell).replace("`", "'") or "failed"
+                message = explain_failure(cell, nb).replace("`", "'") or "failed"
                 lines.append(f"- `{cell.metadata.nbgrader['grade_id']}` ({score or 0:g} of {max_score:g} points): `{message}`")
     if not lines:
         return None
@@ -122,6 +122,12 @@ class FeedbackWriter:
         for step in app.preprocessors:
             self.exporter.register_preprocessor(step)
 
+    def start_here(self, nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode | None:
+        """The `Start here:` cell (tito/grading/start_here.py), hints from the instructor's source notebook."""
+        from tito.grading.start_here import feedback_start_here, source_hints
+
+        return feedback_start_here(nb, source_hints(str(self.course.root / "source" / self.module_id / f"{name}.ipynb")))
+
     def write(self, student: str, notebooks: list[str]) -> list[Path]:
         source = self.course.root / "autograded" / student / self.module_id
         target = self.course.root / "feedback" / student / self.module_id
@@ -139,6 +145,9 @@ class FeedbackWriter:
             summary = failures_cell(nb)
             if summary is not None:
                 nb.cells.insert(0, summary)
+            start = self.start_here(nb, name)
+            if start is not None:  # the page begins with it
+                nb.cells.insert(0, start)
             html, _ = self.exporter.from_notebook_node(nb, resources=resources)
             page = target / f"{name}.html"
             page.write_text(html, encoding="utf-8")

@@ -33,6 +33,7 @@ from tito.grading import gradebook as gb
 from tito.grading.execute import DEFAULT_CELL_TIMEOUT, execute_submission, read_kit
 from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
 from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
+from tito.grading.start_here import keep_diagnosis
 from tito.lifetime import Stopped, signals_deferred, stop_kernels
 from tito.progress import Progress
 from tito.project import Module, TitoError
@@ -189,6 +190,7 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
         if reason is None:
             nb = nbformat.reads(results[name]["notebook"], as_version=4)
             found = apply_verdict(nb, results[name].get("verdict"), submission.deleted.get(name, []))
+            keep_diagnosis(nb, results[name].get("verdict"))  # for the feedback's Start-here line
             notes += found
             if found or extra:
                 nb.cells.insert(0, review_cell(extra + found))

@@ -32,11 +32,16 @@ Per-cell timeouts, as in the kernel: an alarm interrupts a cell that runs past `
 "cell GRADE_ID ran past 60 s". Student code can swallow the alarm, so the grader also watches the
 "cell N" lines: when one cell runs too long it kills this process and runs it again with that
 cell in `skip` (not run; a skipped graded test fails the same way).
+
+With `"diagnose": true` in its input it also gathers the evidence for the `Start here:` line
+(tito/sandbox/diagnosis.py: which student functions each test called, the module's probes) and
+adds it to the answer under diagnosis.DIAGNOSIS_KEY. It never changes a test's verdict.
 """
 
 import __future__
 
 import builtins
+import contextlib
 import importlib
 import json
 import operator
@@ -140,8 +145,9 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(error).__name__
 
 
-def run_cell(code, namespace: dict, seconds: float) -> tuple[BaseException | None, bool]:
-    """exec `code`, interrupted after `seconds` (0: never); (the error it raised, whether it ran past)."""
+def run_cell(code, namespace: dict, seconds: float, guard=None) -> tuple[BaseException | None, bool]:
+    """exec `code` (inside the context `guard`, if any), interrupted after `seconds` (0: never);
+    (the error it raised, whether it ran past)."""
     fired = []
 
     def interrupt(*_) -> None:
@@ -153,7 +159,8 @@ def run_cell(code, namespace: dict, seconds: float) -> tuple[BaseException | Non
             set_handler(SIGALRM, interrupt)
             setitimer(ITIMER_REAL, seconds)
         try:
-            exec(code, namespace)  # noqa: S102
+            with guard or contextlib.nullcontext():
+                exec(code, namespace)  # noqa: S102
         finally:
             if seconds:
                 setitimer(ITIMER_REAL, 0)
@@ -162,8 +169,19 @@ def run_cell(code, namespace: dict, seconds: float) -> tuple[BaseException | Non
     return None, bool(fired)
 
 
+def load_diagnosis():
+    """tito/sandbox/diagnosis.py, next to this file (the sandbox makes both readable)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tito_diagnosis", os.path.join(os.path.dirname(os.path.abspath(__file__)), "diagnosis.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     task = json.loads(sys.stdin.read())
+    diagnosis_module = load_diagnosis() if task.get("diagnose") else None
     me = os.getpid()
     answer = os.fdopen(os.dup(1), "w")  # the verdict channel; student prints go nowhere
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -201,6 +219,9 @@ def main() -> None:
     def ran_past(cell: dict) -> list:
         return [False, f"cell {cell['grade_id']} ran past {seconds:g} s"]
 
+    diagnosis = diagnosis_module.Diagnosis(cells) if diagnosis_module else None
+    guard = diagnosis.guard if diagnosis is not None else lambda index, cell: None
+
     for index, cell in enumerate(cells):
         answer.write(f"cell {index}\n")
         answer.flush()
@@ -213,7 +234,9 @@ def main() -> None:
                 code = compile(transform(cell["source"]), f"<cell {index}>", "exec", flags)
             except BaseException:  # noqa: S112 -- an error in a student cell: go on, as nbgrader does
                 continue
-            run_cell(code, namespace, seconds)
+            error, late = run_cell(code, namespace, seconds, guard(index, cell))
+            if late and diagnosis is not None:
+                diagnosis.ran_past(index, cell, error)
             continue
         restore(state)
         namespace.update(trusted_modules)
@@ -228,8 +251,10 @@ def main() -> None:
         passed, message = True, ""
         if isinstance(code, SyntaxError):
             error, late = code, False
-        else:
-            error, late = run_cell(code, namespace, seconds)
+        else:  # with a diagnosis: which student functions a test calls
+            error, late = run_cell(code, namespace, seconds, guard(index, cell))
+            if late and diagnosis is not None:
+                diagnosis.ran_past(index, cell, error)
         if error is not None:
             passed, message = False, first_line(error)
         tampered = restore(state)
@@ -237,6 +262,18 @@ def main() -> None:
             passed, message = False, "changed while the test ran: " + ", ".join(sorted(set(tampered))[:5])
         if cell["graded"]:
             verdict[cell["grade_id"]] = ran_past(cell) if late else [passed, message]
+    if diagnosis is not None:
+        failed = not all(passed for passed, _ in verdict.values()) or bool(diagnosis.timeouts)
+        if failed:  # the probes run with the trusted helpers, as a locked cell would
+            restore(state)
+            namespace.update(trusted_modules)
+            namespace["__builtins__"] = builtins
+            for helper in helpers:
+                try:
+                    exec(compiled[helper], namespace)  # noqa: S102
+                except BaseException:  # noqa: S110
+                    pass
+        verdict[diagnosis_module.DIAGNOSIS_KEY] = diagnosis.report(namespace if failed else None, keep_away=(answer.fileno(),))
     if os.getpid() == me:  # not a forked copy of this process that student code left running on
         answer.write("verdict " + json.dumps(verdict) + "\n")
         answer.flush()

@@ -164,13 +164,6 @@ def as_array(data: object, dtype: object = None) -> np.ndarray:
     array(7, dtype=int32)
     >>> as_array("1.5")
     TypeError: Tensor data must be numeric: got str, ...
-
-    HINTS:
-    - Call `np.asarray(data)` first, *without* a dtype, and check `array.dtype.kind`: converting
-      straight to float32 would turn the string "1.5" into the number 1.5.
-    - `isinstance(data, (np.ndarray, np.generic))` tells NumPy data from Python data.
-    - `np.dtype(dtype).kind` is the kind of the requested dtype.
-    - `array.astype(dtype, copy=False)` converts without copying when nothing changes.
     """
     ### BEGIN SOLUTION
     try:
@@ -191,6 +184,23 @@ def as_array(data: object, dtype: object = None) -> np.ndarray:
     return array.astype(DEFAULT_DTYPE)
     ### END SOLUTION
 
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# **as_array, step 1: the idea.** Look at what the data *is* before converting it: converting straight to float32 would turn
+# the string "1.5" into the number 1.5. Then decide the dtype: the data's own (NumPy data), float32
+# (Python data) or the requested one.
+#
+# <details><summary>Step 2: the details</summary>
+#
+# - Call `np.asarray(data)` first, *without* a dtype, and check `array.dtype.kind`.
+# - `isinstance(data, (np.ndarray, np.generic))` tells NumPy data from Python data.
+# - `np.dtype(dtype).kind` is the kind of the requested dtype.
+# - `array.astype(dtype, copy=False)` converts without copying when nothing changes.
+#
+# </details>
+# </details>
 
 # %% [markdown]
 # ### Test helpers
@@ -335,11 +345,8 @@ def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     >>> broadcast_shape((2, 3), (4,))
     ValueError: cannot broadcast shapes (2, 3) and (4,): sizes 3 and 4 clash at axis -1
 
-    HINTS:
-    - Start from `result = [1] * ndim`, where ndim is the longest shape's length, then walk each
-      shape; `enumerate(shape, start=ndim - len(shape))` gives each size its position in `result`.
-    - A size of 0 is not special: (0,) fits (1,) and gives (0,), but does not fit (3,).
-    - Return a tuple, not a list. Do not call NumPy's broadcasting functions: write the rule.
+    Return a tuple, not a list. Do not call NumPy's broadcasting functions: write the rule. A size
+    of 0 is not special: (0,) fits (1,) and gives (0,), but does not fit (3,).
     """
     ### BEGIN SOLUTION
     ndim = max((len(shape) for shape in shapes), default=0)
@@ -358,6 +365,22 @@ def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(result)
     ### END SOLUTION
 
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# **broadcast_shape, step 1: the idea.** Line every shape up on the right, against one result shape that starts as all ones, and
+# let each size update the result's size at its position, or clash with it.
+#
+# <details><summary>Step 2: the details</summary>
+#
+# - Start from `result = [1] * ndim`, where ndim is the longest shape's length, then walk each
+#   shape; `enumerate(shape, start=ndim - len(shape))` gives each size its position in `result`.
+# - A size of 1 never changes the result; a result size of 1 takes any size; two sizes that are
+#   both not 1 must be equal.
+#
+# </details>
+# </details>
 
 # %% [markdown]
 # ### Test: broadcasting shapes (10 points)
@@ -520,8 +543,6 @@ class Tensor:
         (True, True)
         >>> Tensor([1, 2]).dtype, Tensor(a).dtype, Tensor(a, dtype=np.float32).dtype
         (dtype('float32'), dtype('float64'), dtype('float32'))
-
-        HINT: test the fast path first: it is the case that must cost the least.
         """
         ### BEGIN SOLUTION
         if type(data) is np.ndarray and dtype is None and data.dtype.kind in NUMERIC_KINDS:
@@ -572,8 +593,6 @@ class Tensor:
         2.5
         >>> Tensor([1, 2]).item()
         ValueError: item() needs a tensor with exactly one element, got shape (2,)
-
-        HINT: NumPy arrays have `.item()` too; check `self.data.size` first for a clearer message.
         """
         ### BEGIN SOLUTION
         if self.data.size != 1:
@@ -591,9 +610,6 @@ class Tensor:
         Tensor([1. 2.], shape=(2,), dtype=float32)
         >>> Tensor(np.float64(3.5))
         Tensor(3.5, shape=(), dtype=float64)
-
-        HINT: `np.array2string(self.data, prefix="Tensor(")` formats the values and indents the
-        lines of a matrix so they line up after "Tensor(".
         """
         ### BEGIN SOLUTION
         values = np.array2string(self.data, prefix="Tensor(")
@@ -706,8 +722,6 @@ class Tensor:
         Tensor([3. 7.], shape=(2,), dtype=float32)
         >>> Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3)))
         ValueError: matmul shape mismatch: (2, 3) @ (2, 3): the last axis of the left (3) must equal ...
-
-        HINT: `np.matmul(a, b)` (or `a @ b`) on the two arrays does the arithmetic.
         """
         ### BEGIN SOLUTION
         a = self.data
@@ -739,8 +753,6 @@ class Tensor:
         >>> x = Tensor([[1, 2, 3], [4, 5, 6]])
         >>> x.sum(), x.sum(axis=0).shape, x.sum(axis=1, keepdims=True).shape
         (Tensor(21., shape=(), dtype=float32), (3,), (2, 1))
-
-        HINT: `ndarray.sum` takes the same arguments.
         """
         ### BEGIN SOLUTION
         return Tensor(self.data.sum(axis=axis, keepdims=keepdims))
@@ -764,8 +776,6 @@ class Tensor:
         EXAMPLE:
         >>> Tensor([1, 2, 3, 4, 5, 6]).reshape(2, -1).shape
         (2, 3)
-
-        HINT: `shape` is a tuple of the arguments: `(2, 3)` for reshape(2, 3), `((2, 3),)` for reshape((2, 3)).
         """
         ### BEGIN SOLUTION
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -783,6 +793,27 @@ class Tensor:
         return Tensor(self.data.transpose(axes))
         ### END SOLUTION
 
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# **Tensor, step 1: the idea.** Every method wraps a NumPy array operation: find the one that does the arithmetic, and spend
+# your code on what the docstring asks beyond it (the checks, the messages, the dtype rules). In
+# `__init__`, test the fast path first: it is the case that must cost the least.
+#
+# <details><summary>Step 2: the details</summary>
+#
+# - `__init__`: `type(data) is np.ndarray` is cheaper than `isinstance` and excludes subclasses.
+# - `item`: NumPy arrays have `.item()` too; check `self.data.size` first for a clearer message.
+# - `__repr__`: `np.array2string(self.data, prefix="Tensor(")` formats the values and indents the
+#   lines of a matrix so they line up after "Tensor(".
+# - `matmul`: `np.matmul(a, b)` (or `a @ b`) on the two arrays does the arithmetic.
+# - `sum`, `mean`: `ndarray.sum` and `ndarray.mean` take the same arguments.
+# - `reshape`: `shape` is a tuple of the arguments: `(2, 3)` for reshape(2, 3), `((2, 3),)` for
+#   reshape((2, 3)).
+#
+# </details>
+# </details>
 
 # %% [markdown]
 # ### Test: creating and describing tensors (10 points)
@@ -1008,17 +1039,14 @@ if __name__ == "__main__":
 def standardize(x: Tensor, eps: float = 1e-8) -> Tensor:
     """Scale each column of the 2-D tensor `x` to mean 0 and standard deviation 1.
 
-    Use only Tensor operations (no `.data`, no NumPy functions):
-    - mu = the mean of each column, kept as shape (1, features) so it broadcasts over the rows;
-    - sigma = the square root of the mean of (x - mu) ** 2, per column, shaped the same way;
-    - return (x - mu) / (sigma + eps); eps keeps a constant column from dividing by zero.
+    Use only Tensor operations (no `.data`, no NumPy functions). Return a Tensor of x's shape:
+    (x - mu) / (sigma + eps), with mu and sigma per column as defined above; eps keeps a
+    constant column from dividing by zero.
 
     EXAMPLE:
     >>> standardize(Tensor([[1, 10], [3, 30]]))
     Tensor([[-1. -1.]
             [ 1.  1.]], shape=(2, 2), dtype=float32)
-
-    HINTS: `mean(axis=0, keepdims=True)`; a square root is `** 0.5`.
     """
     ### BEGIN SOLUTION
     mu = x.mean(axis=0, keepdims=True)
@@ -1026,6 +1054,21 @@ def standardize(x: Tensor, eps: float = 1e-8) -> Tensor:
     return (x - mu) / (sigma + eps)
     ### END SOLUTION
 
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# **standardize, step 1: the idea.** Compute one mean and one standard deviation per column, shaped so that they broadcast over
+# the rows: shape (1, features).
+#
+# <details><summary>Step 2: the details</summary>
+#
+# - `mu = x.mean(axis=0, keepdims=True)`;
+# - `sigma` is the square root (`** 0.5`) of the mean of `(x - mu) ** 2`, again over axis 0 with
+#   `keepdims=True`.
+#
+# </details>
+# </details>
 
 # %% [markdown]
 # ### Test: standardisation (5 points)

@@ -96,15 +96,13 @@ class Variable:
     def __init__(self, data, requires_grad: bool = True, grad_fn: GradFn | None = None) -> None:
         """Wrap `data` (a Tensor, NumPy array, Python number or list) as a graph node.
 
-        TODO: store the four attributes.
-
-        1. Make `data` a `Tensor`: keep a `Tensor` as it is (same object, no copy); unwrap a
-           `Variable` to its `.data`; anything else becomes `Tensor(data)` (numbers and lists
-           become float32, NumPy arrays keep their dtype).
-        2. Refuse non-numeric data with a `TypeError` that names what you got: the dtype of
-           the array (`array.dtype.kind` must be one of REAL_KINDS). Check strings, None,
-           dicts ... before calling `Tensor` (hint: `np.asarray(data).dtype.kind`).
-        3. Set `self.data`, `self.requires_grad`, `self.grad = None`, `self.grad_fn`.
+        TODO: set the four attributes.
+        - `self.data`: a `Tensor`. A `Tensor` is kept as it is (the same object, no copy); a
+          `Variable` gives its `.data`; anything else becomes `Tensor(data)` (numbers and lists
+          become float32, NumPy arrays keep their dtype).
+        - Non-numeric data (strings, None, dicts, lists of those) raises `TypeError`, with a
+          message that names what it got. Numeric means a dtype kind in REAL_KINDS.
+        - `self.requires_grad` and `self.grad_fn` as given; `self.grad` is None (no gradient yet).
 
         EXAMPLE:
             >>> Variable(5.0).data.data.dtype       # float32
@@ -215,6 +213,22 @@ class Variable:
 
 # %% [markdown]
 """
+<details><summary>Hint</summary>
+
+**Variable, step 1: the idea.** Check the kind of data *before* converting it: `Tensor("1.5")` might succeed and turn the
+string into a number. NumPy says what kind of thing an array holds in `array.dtype.kind`.
+
+<details><summary>Step 2: the formula</summary>
+
+`np.asarray(data).dtype.kind` is `"U"` for strings and `"O"` for None, dicts and mixed lists;
+only kinds in `REAL_KINDS` are numbers. For a `Tensor`, `data.data.dtype.kind` says the same.
+
+</details>
+</details>
+"""
+
+# %% [markdown]
+"""
 The test cells below use two small helpers, so that a failing test tells you exactly which
 derivative is wrong, e.g. `subtract: d/db should be -1, got 1.0`.
 """
@@ -289,17 +303,20 @@ Every operation has two halves that belong together:
 - the **forward** computation, on plain NumPy arrays: `out = a * b`;
 - the **local gradient** for each input: given `g`, the gradient of the final output with
   respect to `out`, return the gradient with respect to that input. This is the chain rule:
-  for `out = a * b`, `dL/da = dL/dout * dout/da = g * b`.
+  for `out = sin(x)`, `dL/dx = dL/dout * dout/dx = g * cos(x)`.
 
 So every operation in this module is written the same way: a function of NumPy arrays that
-returns the output and one small function per input:
+returns the output and one small function per input (`sin` is not one of yours; it only shows
+the shape of the code):
 
 ```python
-@operation(inputs=2)
-def multiply(a, b):
-    return a * b, (lambda g: g * b,    # gradient for a
-                   lambda g: g * a)    # gradient for b
+@operation(inputs=1)
+def sin(x):
+    return np.sin(x), (lambda g: g * np.cos(x),)   # one input: a tuple of one local gradient
 ```
+
+An operation with two inputs returns two local gradients, `(grad_a, grad_b)`: the first for `a`,
+the second for `b`.
 
 The decorator `operation` is the part of the engine that every operation shares; it is written
 once, here:
@@ -482,25 +499,47 @@ small `eps`, the central difference
 approximates df/dx with an error of order eps^2. `gradcheck(fn, inputs)` does this for every
 element of every input that requires grad, and compares with what your backward computes. It
 works on float64 copies of the inputs (eps = 1e-6 is far below float32's resolution), and for
-an output that is not a scalar it checks `sum(w * output)` for a fixed random `w` (the same for
-the two sides), so that a gradient routed to the wrong element is caught too.
+an output of more than one element it checks `sum(w * output)` for a fixed random `w` (the same
+for the two sides), so that a gradient routed to the wrong element is caught too.
 
-It returns `True`, or raises an `AssertionError` that names the function, the input and the index
-where the two disagree. The hidden tests use it on every operation you write; use
-it yourself whenever you write a new one.
+It returns `True`, or raises an `AssertionError` that names the operation, the input and the
+index where the two disagree (a `lambda` is named by the operations it ran, e.g.
+`multiply(reshape(x0))`, where `x0` is input 0). The hidden tests use it on every operation you
+write; use it yourself whenever you write a new one.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "gradcheck", "locked": true, "schema_version": 3, "solution": false, "task": false}
 #| export
+def describe_expression(out: Variable, inputs: Sequence[Variable], limit: int = 12) -> str:
+    """The operations that made `out`, as a call: `multiply(reshape(x0), x1)` (x0, x1: the inputs).
+
+    Only inputs that require grad are recorded, so constants do not appear; after `limit`
+    operations the rest is `...`."""
+    names = {id(v): f"x{number}" for number, v in enumerate(inputs)}
+    budget = [limit]
+
+    def describe(v: Variable) -> str:
+        if id(v) in names:
+            return names[id(v)]
+        if v.grad_fn is None:
+            return "c"
+        budget[0] -= 1
+        if budget[0] < 0:
+            return "..."
+        return f"{v.grad_fn.name}({', '.join(describe(parent) for parent, _ in v.grad_fn.edges)})"
+
+    return describe(out)
+
+
 def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
-    """Check backward against central differences; True, or AssertionError naming input and index."""
+    """Check backward against central differences; True, or AssertionError naming the operation, input and index."""
     trial = [
         Variable(np.array(as_operand(v, "gradcheck"), dtype=np.float64), requires_grad=getattr(v, "requires_grad", True))
         for v in inputs
     ]
     out = fn(*trial)
-    # A scalar output is checked as is; otherwise sum(w * out) for fixed random weights w.
-    weights = np.ones(()) if out.shape == () else np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
+    # A one-element output is checked as is; otherwise sum(w * out) for fixed random weights w.
+    weights = np.ones(out.shape) if out.size == 1 else np.random.default_rng(0).uniform(0.5, 1.5, size=out.shape)
     out.backward(weights)
 
     def weighted_output() -> float:
@@ -526,8 +565,10 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
             numeric = (above - below) / (2 * eps)
             if not abs(analytic[index] - numeric) <= atol + rtol * abs(numeric):
                 name = getattr(fn, "__name__", "<lambda>")
+                if name == "<lambda>":  # name it by what it computes
+                    name = describe_expression(out, trial)
                 raise AssertionError(
-                    f"gradcheck of {'the function' if name == '<lambda>' else name}: input {number}, index {index}: "
+                    f"gradcheck of {name}: input {number}, index {index}: "
                     f"expected {numeric:.6g} (central difference), got {analytic[index]:.6g} (backward)"
                 )
     return True
@@ -535,13 +576,159 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
 
 # %% [markdown]
 """
+The tests use `gradcheck` a little more thoroughly than on the one input they hand it. After that
+input they try a few more made from it: smaller shapes, axes of size 1 that broadcast, other
+values (the same ones in every run, so a grade never changes). When one fails, the `hypothesis`
+library searches for the *smallest* input on which your gradient is wrong, and the message shows
+it: a gradient that is wrong for a 1x1 input holding 1.0 is easier to work out by hand than one
+wrong at index (2, 1, 3) of a random 2x3x4 array.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "gradcheck-search", "locked": true, "schema_version": 3, "solution": false, "task": false}
+NICE_VALUES = (1.0, 2.0, 0.5, 3.0, 1.5, -1.0, -2.0, -0.5, -3.0, -1.5)  # simplest first: what shrinking aims for
+SEARCH_VARIANTS = 3  # inputs tried beyond the given ones, per gradcheck: few, so passing stays cheap
+SHRINK_BUDGET = 300  # gradchecks hypothesis may spend looking for the smallest failing input
+
+
+def value_domain(values: np.ndarray) -> tuple[float, ...]:
+    """The values an input may take in the search: those of the given input's sign (and, for a
+    positive input such as log's, its range), so the search never leaves the function's domain."""
+    if values.size and values.min() > 0:
+        low, high = values.min(), max(values.max(), 2 * values.min())
+        return tuple(v for v in NICE_VALUES if low <= v <= high) or (float(values.min()),)
+    if values.size and values.max() < 0:
+        return tuple(-v for v in value_domain(-values))
+    return NICE_VALUES
+
+
+def as_trial_inputs(arrays: Sequence[np.ndarray], like: Sequence) -> list[Variable]:
+    return [Variable(a, requires_grad=getattr(v, "requires_grad", True)) for a, v in zip(arrays, like, strict=True)]
+
+
+def describe_inputs(arrays: Sequence[np.ndarray]) -> str:
+    shown = []
+    for number, a in enumerate(arrays):
+        text = np.array2string(a, precision=4, separator=", ", threshold=12, edgeitems=2).replace("\n", "")
+        shown.append(f"x{number} = {text}" + (f" (shape {a.shape})" if a.ndim else ""))
+    return ", ".join(shown)
+
+
+def pick_shapes(given: Sequence[np.ndarray], pick: Callable[[int], int]) -> list[tuple[int, ...]]:
+    """New shapes for the inputs; `pick(n)` chooses a size in 1..n. Axes are lined up from the
+    right, as broadcasting does: where every input has the same size, they shrink together (no
+    broadcasting where the test has none); where sizes differ (the test broadcasts), each varies
+    alone, so an axis of size 1 may meet any size."""
+    ndim = max((values.ndim for values in given), default=0)
+    shared = {}
+    for position in range(1, ndim + 1):
+        sizes = {values.shape[-position] for values in given if values.ndim >= position}
+        if len(sizes) == 1:
+            shared[position] = pick(sizes.pop())
+    return [tuple(shared[p] if p in shared else pick(values.shape[-p]) for p in range(values.ndim, 0, -1))
+            for values in given]
+
+
+def variants(given: Sequence[np.ndarray], rng: np.random.Generator):
+    """Endless seeded inputs made from the given ones: smaller shapes, broadcasts, nice values."""
+    while True:
+        shapes = pick_shapes(given, lambda n: n if rng.random() < 0.5 else int(rng.integers(1, n + 1)))
+        yield [rng.choice(value_domain(values), size=shape).astype(np.float64) for values, shape in zip(given, shapes, strict=True)]
+
+
+def smallest_failing_input(fn: Callable, given: Sequence[np.ndarray], like: Sequence, check: Callable):
+    """The smallest inputs (shapes, then values) on which `check` fails, found by hypothesis
+    (seeded: the same answer every run); None when hypothesis is not installed or finds none."""
+    try:
+        from hypothesis import HealthCheck, Phase, find, settings
+        from hypothesis import strategies as st
+        from hypothesis.errors import NoSuchExample
+    except ImportError:
+        return None
+
+    @st.composite
+    def candidates(draw):
+        # A boolean shrinks to False and an integer to its minimum: smaller sizes are tried first.
+        shapes = pick_shapes(given, lambda n: n if draw(st.booleans()) else draw(st.integers(1, n)))
+        made = []
+        for values, shape in zip(given, shapes, strict=True):
+            size = int(np.prod(shape, dtype=int))
+            picked = draw(st.lists(st.sampled_from(value_domain(values)), min_size=size, max_size=size))
+            made.append(np.array(picked, dtype=np.float64).reshape(shape))
+        return made
+
+    spent = [0]
+
+    def fails(arrays) -> bool:
+        spent[0] += 1
+        if spent[0] > SHRINK_BUDGET:  # a deterministic cap: the smallest found so far stands
+            return False
+        try:
+            check(fn, as_trial_inputs(arrays, like))
+        except AssertionError:
+            return True
+        except Exception:  # the function is not defined on this input (shapes that do not fit)
+            return False
+        return False
+
+    search = settings(database=None, derandomize=True, deadline=None, max_examples=60,
+                      suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
+    try:
+        return find(candidates(), fails, settings=search)
+    except NoSuchExample:
+        return None
+
+
+def searching_gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:
+    """gradcheck on the given inputs, then on a few seeded variants of them; on a failure, the
+    message reports the smallest failing input hypothesis can find (shapes, broadcasts, values)."""
+    referee = searching_gradcheck.referee
+
+    def check(f, trial_inputs):
+        return referee(f, trial_inputs, eps=eps, atol=atol, rtol=rtol)
+
+    given = [np.array(as_operand(v, "gradcheck"), dtype=np.float64) for v in inputs]
+    failed_on = None
+    try:
+        check(fn, inputs)
+    except AssertionError:
+        failed_on = given
+    tried = 0
+    made = variants(given, np.random.default_rng(0))
+    for _ in range(4 * SEARCH_VARIANTS):
+        if failed_on is not None or tried == SEARCH_VARIANTS:
+            break
+        candidate = next(made)
+        try:
+            check(fn, as_trial_inputs(candidate, inputs))
+            tried += 1
+        except AssertionError:
+            failed_on = candidate
+        except Exception:  # the function is not defined on this variant (shapes that do not fit): another one
+            continue
+    if failed_on is None:
+        return True
+    smallest = smallest_failing_input(fn, given, inputs, check)
+    shown = failed_on if smallest is None else smallest
+    try:
+        check(fn, as_trial_inputs(shown, inputs))
+    except AssertionError as error:
+        found = "smallest failing input (found by hypothesis)" if smallest is not None else "failing input"
+        raise AssertionError(f"{error}; {found}: {describe_inputs(shown)}") from None
+    raise AssertionError(f"gradcheck failed on {describe_inputs(shown)}, then passed on it: is backward random?")
+
+
+# The tests' gradcheck is the searching one; the exported gradcheck above checks the inputs it is given.
+searching_gradcheck.referee = getattr(gradcheck, "referee", gradcheck)
+gradcheck = searching_gradcheck
+
+# %% [markdown]
+"""
 ### Addition
 
-`out = a + b`. Nudging `a` by a little nudges `out` by the same amount: `dout/da = 1`, and
-likewise `dout/db = 1`. So addition hands the incoming gradient `g` to both inputs unchanged.
-
 Your job in each operation: the forward value, and the local gradient for each input, as a
-function of `g`. The decorator does the rest.
+function of `g` (the gradient of the final output with respect to `out`). The decorator does the
+rest. Deriving the local gradients is the point of this module: try first. Below each cell, a
+collapsed **Hint** gives the idea, and inside it a second click gives the formula.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "add", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -552,19 +739,32 @@ def add(a, b):
 
     TODO: return `(out, (grad_a, grad_b))`.
     - `a`, `b` arrive as NumPy arrays (or Python numbers); `out = a + b`.
-    - `grad_a(g)` returns dL/da given g = dL/dout; here dout/da = 1, so dL/da = g.
-      Same for `grad_b`.
-    - Shapes: if a and b have different (broadcastable) shapes, just return g; the engine sums
-      it back to each input's shape (Part 3).
+    - `grad_a(g)` returns dL/da, given g = dL/dout, as an array shaped like g; `grad_b` likewise.
+      (If a and b had different, broadcast shapes, the engine sums each back to its input's
+      shape in Part 3: return g-shaped gradients.)
 
-    EXAMPLE: x = Variable(2.0); y = Variable(3.0); z = add(x, y)   # 5.0
-             z.backward()  ->  x.grad = 1.0, y.grad = 1.0
-    HINT: `lambda g: g` is a complete local gradient.
+    EXAMPLE: add(Variable(2.0), Variable(3.0)) is 5.0.
     """
     ### BEGIN SOLUTION
     return a + b, (lambda g: g, lambda g: g)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**add, step 1: the idea.** Nudge `a` by a small amount `h`: how much does `a + b` move? The local gradient is the
+incoming `g` times that rate of change.
+
+<details><summary>Step 2: the formula</summary>
+
+`a + b` moves by exactly `h`: `dout/da = 1` and `dout/db = 1`, so both inputs receive `g`
+unchanged: `lambda g: g` is a complete local gradient. At a=2, b=3, backward gives 1 and 1.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-add", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_add():
@@ -603,9 +803,8 @@ if __name__ == "__main__":
 """
 ### Multiplication
 
-`out = a * b`: nudge `a` by `h` and `out` moves by `h * b`, so `dout/da = b` and
-`dout/db = a`. Each input's gradient is the incoming `g` times *the other* input. Note that the
-local gradient needs the forward values: the closures keep `a` and `b` for the backward pass.
+`out = a * b`, elementwise. Its local gradients need the forward values: the closures keep `a`
+and `b` for the backward pass.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "multiply", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -614,16 +813,32 @@ local gradient needs the forward values: the closures keep `a` and `b` for the b
 def multiply(a, b):
     """a * b (elementwise), with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a * b,
-    dL/da = g * b and dL/db = g * a (the product rule).
+    TODO: return `(out, (grad_a, grad_b))` with out = a * b; each local gradient maps g to an
+    array shaped like g.
 
-    EXAMPLE: multiply(Variable(2.0), Variable(3.0)) is 6.0; backward gives 3.0 and 2.0.
-    HINT: a classic slip is `g * a` for a's gradient; check: d(a*b)/da does not contain a.
+    EXAMPLE: multiply(Variable(2.0), Variable(3.0)) is 6.0.
     """
     ### BEGIN SOLUTION
     return a * b, (lambda g: g * b, lambda g: g * a)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**multiply, step 1: the idea.** Nudge `a` by `h` and keep `b` fixed: `(a + h) * b = a * b + h * b`. How fast does the output
+move per unit of `h`, and which input does that rate depend on?
+
+<details><summary>Step 2: the formula</summary>
+
+`dout/da = b` and `dout/db = a`: each input's gradient is `g` times *the other* input,
+`dL/da = g * b`, `dL/db = g * a`. At a=2, b=3, backward gives 3 and 2. A classic slip is `g * a`
+for a's gradient: d(a*b)/da does not contain a.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-multiply", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_multiply():
@@ -657,8 +872,7 @@ if __name__ == "__main__":
 """
 ### Subtraction and negation
 
-`out = a - b`: `dout/da = 1`, `dout/db = -1`. The minus sign on `b`'s side is the whole
-difficulty. Negation `-x` is `multiply(x, -1)` (see `Variable.__neg__`), and `1 - x` works
+`out = a - b`. Negation `-x` is `multiply(x, -1)` (see `Variable.__neg__`), and `1 - x` works
 through `__rsub__`: every operator is one line on top of the operations.
 """
 
@@ -668,14 +882,31 @@ through `__rsub__`: every operator is one line on top of the operations.
 def subtract(a, b):
     """a - b, with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a - b, dL/da = g, dL/db = -g.
+    TODO: return `(out, (grad_a, grad_b))` with out = a - b; each local gradient maps g to an
+    array shaped like g.
 
-    EXAMPLE: subtract(Variable(5.0), Variable(3.0)) is 2.0; backward gives 1.0 and -1.0.
+    EXAMPLE: subtract(Variable(5.0), Variable(3.0)) is 2.0.
     """
     ### BEGIN SOLUTION
     return a - b, (lambda g: g, lambda g: -g)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**subtract, step 1: the idea.** Nudge `a` up by `h`: the difference goes up by `h`. Nudge `b` up by `h`: which way does
+`a - b` go?
+
+<details><summary>Step 2: the formula</summary>
+
+`dout/da = 1` and `dout/db = -1`: `dL/da = g` and `dL/db = -g`. The minus sign on `b`'s side
+is the whole difficulty. At a=5, b=3, backward gives 1 and -1.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-subtract", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_subtract():
@@ -847,10 +1078,8 @@ picture  # noqa: B018 (Jupyter shows a cell's last value: here, the picture)
 """
 ### Division and powers
 
-`out = a / b`: `dout/da = 1 / b` and `dout/db = -a / b^2`.
-
-`out = x ** p` for a number `p`: `dout/dx = p * x^(p - 1)`. The exponent is a constant, not an
-input: `power` has one differentiable input (`inputs=1`) and gets `p` as a plain option.
+`out = a / b`, elementwise, and `out = x ** p` for a number `p`. The exponent is a constant,
+not an input: `power` has one differentiable input (`inputs=1`) and gets `p` as a plain option.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "divide", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -859,11 +1088,10 @@ input: `power` has one differentiable input (`inputs=1`) and gets `p` as a plain
 def divide(a, b):
     """a / b (elementwise), with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a / b,
-    dL/da = g / b and dL/db = -g * a / b**2.
+    TODO: return `(out, (grad_a, grad_b))` with out = a / b; each local gradient maps g to an
+    array shaped like g.
 
-    EXAMPLE: divide(Variable(6.0), Variable(3.0)) is 2.0; backward gives 1/3 and -6/9.
-    HINT: the sign of d/db is easy to lose.
+    EXAMPLE: divide(Variable(6.0), Variable(3.0)) is 2.0.
     """
     ### BEGIN SOLUTION
     return a / b, (lambda g: g / b, lambda g: -g * a / (b * b))
@@ -874,10 +1102,10 @@ def divide(a, b):
 def power(x, p):
     """x ** p for a number p, with gradient.
 
-    TODO: return `(out, (grad_x,))` with out = x ** p and dL/dx = g * p * x ** (p - 1).
+    TODO: return `(out, (grad_x,))` with out = x ** p; grad_x maps g to an array shaped like g.
     (The trailing comma matters: one input, a tuple of one local gradient.)
 
-    EXAMPLE: power(Variable(3.0), 2) is 9.0; backward gives 6.0.
+    EXAMPLE: power(Variable(3.0), 2) is 9.0.
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise TypeError(f"power: the exponent must be a number, got {type(p).__name__}")
@@ -885,6 +1113,24 @@ def power(x, p):
     return x**p, (lambda g: g * p * x ** (p - 1),)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**divide and power, step 1: the idea.** For `a`, `a / b` is `a` times the constant `1 / b`: like multiply. For `b`, write `a / b` as
+`a * b**-1` and use the power rule, which is also all of `power`: what does `x ** p` become when
+you differentiate it? Mind the sign for `b`: a bigger denominator makes the quotient smaller.
+
+<details><summary>Step 2: the formula</summary>
+
+`dout/da = 1 / b` and `dout/db = -a / b**2`, so `dL/da = g / b` and `dL/db = -g * a / b**2`;
+at a=6, b=3 backward gives 1/3 and -6/9. For `power`: `dL/dx = g * p * x ** (p - 1)`; at x=3, p=2
+backward gives 6.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-divide-power", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_divide_power():
@@ -1071,14 +1317,10 @@ everything it depends on.
 def topological_order(root: Variable) -> list[Variable]:
     """Every Variable `root` depends on (through `grad_fn.edges`), each once, inputs first.
 
-    TODO: an iterative depth-first search.
-    - `visited = set()`, `order = []`, `stack = [(root, False)]`.
-    - Pop `(node, inputs_done)`. If `inputs_done`: append node to `order`.
-      Otherwise, skip it if already visited; else mark it visited, push `(node, True)`, then push
-      `(parent, False)` for each `parent, _ in node.grad_fn.edges` (leaves have grad_fn None).
-    - Return `order`: root is last, and every node comes after all of its inputs.
-
-    Do not recurse: the graph may be 10,000 operations deep.
+    TODO: return a list of every Variable reachable from `root` through `grad_fn.edges` (leaves
+    have grad_fn None), `root` included, each exactly once, every node after all of its inputs,
+    so `root` comes last. Iterative (a loop with your own stack, no recursion): the graph may
+    be 10,000 operations deep.
     """
     ### BEGIN SOLUTION
     order: list[Variable] = []
@@ -1100,6 +1342,27 @@ def topological_order(root: Variable) -> list[Variable]:
     return order
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**topological_order, step 1: the idea.** A depth-first search in which a node is appended only once everything it depends on has
+been appended. With an explicit stack, push each node twice: first as "visit me", later as
+"my inputs are done, append me". A set of visited nodes keeps a node that is reachable along two
+paths from being listed twice.
+
+<details><summary>Step 2: the formula</summary>
+
+- `visited = set()`, `order = []`, `stack = [(root, False)]`.
+- Pop `(node, inputs_done)`. If `inputs_done`: append node to `order`. Otherwise skip it if
+  already visited; else mark it visited, push `(node, True)`, then `(parent, False)` for each
+  `parent, _ in node.grad_fn.edges` (when grad_fn is not None).
+- Return `order`.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-topological-order", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_topological_order():
@@ -1143,20 +1406,13 @@ if __name__ == "__main__":
 def backpropagate(root: Variable, gradient: np.ndarray) -> None:  # noqa: F811 (replaces the first attempt)
     """Send `gradient` (dL/droot, a NumPy array shaped like root) back to every leaf, once per node.
 
-    TODO:
-    1. `grads = {root: gradient}`.
-    2. For `node` in `reversed(topological_order(root))`:
-       - `g = grads.pop(node)`: all of node's users came before it, so g is complete.
-       - Leaf (`node.grad_fn is None`): add g to `node.grad`. If `node.grad` is None, set it to
-         `Variable(np.array(g), requires_grad=False)` (np.array copies, so two leaves never
-         share one array); otherwise to a new Variable holding `node.grad.data.data + g`.
-       - Otherwise, for each `parent, local_grad in node.grad_fn.edges`: `pg = local_grad(g)`.
-         If `pg.shape != parent.shape`, the forward pass broadcast `parent`: replace pg by
-         `unbroadcast(pg, parent.shape)` (written in Part 3; scalars never need it). Then add pg
-         to `grads[parent]` (or store it, if parent has no entry yet).
-
-    Iterative, each node once. Do not add into arrays in place (`+=`): a local gradient may hand
-    back the very array it received.
+    TODO: for every leaf reached (`grad_fn is None`), add dL/dleaf to `leaf.grad`: a Variable
+    with requires_grad=False, shaped like the leaf, holding an array of its own (never one shared
+    with another leaf); a leaf that already has a gradient gets the sum (leaves accumulate
+    across backward calls). Visit each node once, after all the nodes that use it; iterative.
+    A gradient for an input that the forward pass broadcast must be summed back to the input's
+    shape with `unbroadcast` (written in Part 3; scalars never need it). Do not add into arrays
+    in place (`+=`): a local gradient may hand back the very array it received.
     """
     ### BEGIN SOLUTION
     grads = {root: gradient}
@@ -1178,6 +1434,29 @@ def backpropagate(root: Variable, gradient: np.ndarray) -> None:  # noqa: F811 (
                 grads[parent] = pg
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**backpropagate, step 1: the idea.** Keep a dict from node to the gradient accumulated so far, starting with the root's. Walk
+the topological order backwards: when you reach a node, every node that uses it has already been
+walked, so its gradient is complete. A leaf adds it to its `.grad`; any other node sends
+`local_grad(g)` along each of its edges, added to what that input has already received.
+
+<details><summary>Step 2: the formula</summary>
+
+1. `grads = {root: gradient}`.
+2. For `node` in `reversed(topological_order(root))`: `g = grads.pop(node)`.
+   - Leaf: if `node.grad` is None, `node.grad = Variable(np.array(g), requires_grad=False)`
+     (np.array copies); else a new Variable holding `node.grad.data.data + g`.
+   - Otherwise, for each `parent, local_grad in node.grad_fn.edges`: `pg = local_grad(g)`; if
+     `pg.shape != parent.data.data.shape`, `pg = unbroadcast(pg, parent.data.data.shape)`; then
+     `grads[parent] = grads[parent] + pg` if parent is in grads, else `grads[parent] = pg`.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-backpropagate", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_backpropagate():
@@ -1275,15 +1554,12 @@ The engine does this once for every operation (see `backpropagate`): operations 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` (shaped like a broadcast result) down to `shape`, the shape of the input.
 
-    TODO:
-    1. `extra = grad.ndim - len(shape)`; if extra > 0, sum over axes 0 .. extra-1.
-    2. Sum with `keepdims=True` over each axis i where `shape[i] == 1` but `grad.shape[i] != 1`.
-    3. Return the result, which now has exactly `shape`.
+    TODO: return an array of exactly `shape`: `grad` summed over every axis that broadcasting
+    added or stretched (the two rules above).
 
     EXAMPLES: unbroadcast(np.ones((2, 3)), (3,))    -> [2., 2., 2.]
               unbroadcast(np.ones((2, 3)), (2, 1))  -> [[3.], [3.]]
               unbroadcast(np.ones((4, 2, 3)), ())   -> 24.0
-    HINT: `np.sum(a, axis=(0, 2), keepdims=True)` takes a tuple of axes.
     """
     ### BEGIN SOLUTION
     extra = grad.ndim - len(shape)
@@ -1295,6 +1571,25 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**unbroadcast, step 1: the idea.** Two kinds of axes to sum over: the leading axes that `grad` has and `shape` lacks, and, after
+those are gone, every axis where `shape` has size 1 but `grad` does not (keep that axis, size 1).
+`np.sum(a, axis=(0, 2), keepdims=True)` takes a tuple of axes.
+
+<details><summary>Step 2: the formula</summary>
+
+1. `extra = grad.ndim - len(shape)`; if extra > 0, `grad = grad.sum(axis=tuple(range(extra)))`.
+2. `stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)`; if any,
+   `grad = grad.sum(axis=stretched, keepdims=True)`.
+3. Return `grad`.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-unbroadcast", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_unbroadcast():
@@ -1385,10 +1680,8 @@ if __name__ == "__main__":
 """
 ### Matrix multiplication
 
-`out = a @ b` with `a` of shape (n, k) and `b` of shape (k, m): `out[i, j] = sum_t a[i, t] * b[t, j]`.
-The gradient with respect to `a[i, t]` collects `g[i, j] * b[t, j]` over all `j`: that is
-`(g @ b.T)[i, t]`. Likewise `dL/db = a.T @ g`. A quick check that needs no algebra: the shapes.
-`g` is (n, m); the only way to make an (n, k) array from `g` and `b` (k, m) is `g @ b.T`.
+`out = a @ b` with `a` of shape (n, k) and `b` of shape (k, m): `out[i, j] = sum_t a[i, t] * b[t, j]`,
+of shape (n, m). Each local gradient is again a matrix product, of `g` with the other input.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "matmul", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1397,7 +1690,8 @@ The gradient with respect to `a[i, t]` collects `g[i, j] * b[t, j]` over all `j`
 def matmul(a, b):
     """Matrix product of two 2-D arrays, with gradient.
 
-    TODO: return `(out, (grad_a, grad_b))` with out = a @ b, dL/da = g @ b.T, dL/db = a.T @ g.
+    TODO: return `(out, (grad_a, grad_b))` with out = a @ b; g has out's shape (n, m), and
+    grad_a(g) must have a's shape (n, k), grad_b(g) b's shape (k, m).
 
     EXAMPLE: a (2, 3) @ b (3, 4) -> out (2, 4); a.grad has shape (2, 3), b.grad (3, 4).
     """
@@ -1407,6 +1701,23 @@ def matmul(a, b):
     return a @ b, (lambda g: g @ b.T, lambda g: a.T @ g)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**matmul, step 1: the idea.** `a[i, t]` appears in every `out[i, j]`, multiplied by `b[t, j]`: its gradient collects
+`g[i, j] * b[t, j]` over all `j`. That sum is itself a matrix product. A check that needs no
+algebra: the shapes. `g` is (n, m), and the result must be (n, k): which product of `g` with `b`
+(k, m), or its transpose, has that shape?
+
+<details><summary>Step 2: the formula</summary>
+
+`dL/da = g @ b.T` (shape (n, k)) and `dL/db = a.T @ g` (shape (k, m)).
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-matmul", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_matmul():
@@ -1442,16 +1753,10 @@ if __name__ == "__main__":
 """
 ### Reductions: sum and mean
 
-`out = sum(x, axis)` adds elements up; every summed element influences the output with weight 1,
-so each element's gradient is the gradient of the sum it went into: **copy g back over the
-summed axes**. Mind the shapes. `sum` of a (3, 4) array over axis 1 gives shape (3,); to spread
-`g` (3,) back over (3, 4), first put the summed axis back as size 1 (`np.expand_dims(g, axis)`,
-giving (3, 1)), then `np.broadcast_to(g, x.shape)`. (With `keepdims=True` the axis is already
-there. With `axis=None` everything was summed and `g` is a scalar.) Without `expand_dims`, NumPy
-would line `g` up with the *last* axis: wrong, and for square inputs silently wrong.
-
-`mean` is `sum` divided by the number of elements averaged, `x.size // out.size`, and so is its
-gradient.
+`out = sum(x, axis)` adds elements up over `axis` (None: all of them; an int or a tuple of ints),
+and `mean(x, axis)` averages them. `spread_back` is the helper both backward passes share: it
+takes the gradient of the reduced output and returns one of `x`'s shape. Mind the shapes: `sum`
+of a (3, 4) array over axis 1 has shape (3,), and its gradient must come back as (3, 4).
 
 (Our `sum` shadows Python's built-in `sum` inside this module, as `torch.sum` would: here we use
 `np.sum` for the built-in job.)
@@ -1462,8 +1767,8 @@ gradient.
 def spread_back(g, axis, keepdims: bool, shape: tuple[int, ...]) -> np.ndarray:
     """Copy the gradient of a reduction back over the reduced axes: shape of g -> `shape`.
 
-    TODO: if `axis` is not None and not `keepdims`, `g = np.expand_dims(g, axis)`;
-    then return `np.broadcast_to(g, shape)`.
+    TODO: return an array of `shape` (the input's) holding, for each element of the input, the
+    gradient of the output element it was summed into. `axis` and `keepdims` are the reduction's.
     """
     ### BEGIN SOLUTION
     if axis is not None and not keepdims:
@@ -1476,8 +1781,8 @@ def spread_back(g, axis, keepdims: bool, shape: tuple[int, ...]) -> np.ndarray:
 def sum(x, axis=None, keepdims: bool = False):
     """Sum over `axis` (None: all elements; an int or a tuple of ints), with gradient.
 
-    TODO: out = np.sum(x, axis=axis, keepdims=keepdims);
-    dL/dx = spread_back(g, axis, keepdims, np.shape(x)).
+    TODO: return `(out, (grad_x,))` with out = np.sum(x, axis=axis, keepdims=keepdims); grad_x
+    maps g (out's shape) to x's shape.
     """
     ### BEGIN SOLUTION
     return np.sum(x, axis=axis, keepdims=keepdims), (lambda g: spread_back(g, axis, keepdims, np.shape(x)),)
@@ -1488,9 +1793,8 @@ def sum(x, axis=None, keepdims: bool = False):
 def mean(x, axis=None, keepdims: bool = False):
     """Mean over `axis` (None: all elements), with gradient.
 
-    TODO: out = np.mean(x, axis=axis, keepdims=keepdims); `count = np.size(x) // np.size(out)`
-    elements were averaged into each output; dL/dx = spread_back(g, ...) / count.
-    HINT: divide by the Python int `count`, not by a float64 array, so float32 stays float32.
+    TODO: return `(out, (grad_x,))` with out = np.mean(x, axis=axis, keepdims=keepdims); grad_x
+    maps g (out's shape) to x's shape, and keeps float32 float32.
     """
     ### BEGIN SOLUTION
     out = np.mean(x, axis=axis, keepdims=keepdims)
@@ -1498,6 +1802,30 @@ def mean(x, axis=None, keepdims: bool = False):
     return out, (lambda g: spread_back(g, axis, keepdims, np.shape(x)) / count,)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**spread_back, sum and mean, step 1: the idea.** Every element of `x` enters the sum it belongs to with weight 1, so its gradient is the
+gradient of that sum: copy `g` back over the summed axes. To broadcast `g` (3,) back over (3, 4)
+after a sum over axis 1, first put the summed axis back as size 1, giving (3, 1). (With
+`keepdims=True` it is already there; with `axis=None` `g` is a scalar.) Without that step NumPy
+lines `g` up with the *last* axis: wrong, and for square inputs silently wrong. A mean is a sum
+divided by the number of elements averaged, and so is its gradient.
+
+<details><summary>Step 2: the formula</summary>
+
+- `spread_back`: if `axis` is not None and not `keepdims`, `g = np.expand_dims(g, axis)`; then
+  `return np.broadcast_to(g, shape)`.
+- `sum`: `lambda g: spread_back(g, axis, keepdims, np.shape(x))`.
+- `mean`: `count = np.size(x) // np.size(out)` elements were averaged into each output; the
+  local gradient is `spread_back(...) / count`. Divide by the Python int `count`, not by a
+  float64 array, so that float32 stays float32.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-reductions", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_reductions():
@@ -1542,12 +1870,9 @@ if __name__ == "__main__":
 """
 ### Reshape and transpose
 
-Both move elements around without changing them, so the gradient is moved back the same way:
-
-- `reshape(x, shape)`: reshape `g` back to `x`'s shape.
-- `transpose(x, axes)`: `out` axis `i` is `x` axis `axes[i]`. To undo it, transpose `g` by the
-  *inverse* permutation, `np.argsort(axes)`. (For a 2-D transpose, `axes=None`, the inverse is
-  the transpose itself; for three axes or more, `axes` is generally not its own inverse.)
+Both move elements around without changing them: `reshape(x, shape)` gives the same elements
+in the same order with a new shape; `transpose(x, axes)` permutes the axes (`out` axis `i` is
+`x` axis `axes[i]`; `axes=None` reverses them).
 """
 
 # %% nbgrader={"grade": false, "grade_id": "reshape-transpose", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1556,7 +1881,8 @@ Both move elements around without changing them, so the gradient is moved back t
 def reshape(x, shape):
     """x with a new shape (same elements, same order), with gradient.
 
-    TODO: out = np.reshape(x, shape); dL/dx = np.reshape(g, np.shape(x)).
+    TODO: return `(out, (grad_x,))` with out = np.reshape(x, shape); grad_x maps g (out's
+    shape) to an array of x's shape.
     """
     ### BEGIN SOLUTION
     return np.reshape(x, shape), (lambda g: np.reshape(g, np.shape(x)),)
@@ -1567,8 +1893,8 @@ def reshape(x, shape):
 def transpose(x, axes=None):
     """x with its axes permuted (None: reversed), with gradient.
 
-    TODO: out = np.transpose(x, axes); dL/dx = np.transpose(g, inverse) where `inverse` is None
-    when axes is None, else `np.argsort(axes)`.
+    TODO: return `(out, (grad_x,))` with out = np.transpose(x, axes); grad_x maps g (out's
+    shape) to an array of x's shape.
     """
     if axes is not None:
         axes = tuple(int(a) % np.ndim(x) for a in axes)  # negative axes -> 0..ndim-1, so argsort inverts
@@ -1577,6 +1903,25 @@ def transpose(x, axes=None):
     return np.transpose(x, axes), (lambda g: np.transpose(g, inverse),)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**reshape and transpose, step 1: the idea.** Elements are only moved, never changed, so the gradient of each element is the gradient of
+wherever it moved to: move `g` back the way the elements came. For transpose, "back" is the
+*inverse* permutation of the axes; for three axes or more, `axes` is generally not its own
+inverse.
+
+<details><summary>Step 2: the formula</summary>
+
+- `reshape`: `lambda g: np.reshape(g, np.shape(x))`.
+- `transpose`: with `inverse` = `np.argsort(axes)` as a tuple (or None when `axes` is None),
+  `lambda g: np.transpose(g, inverse)`.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-reshape-transpose", "locked": true, "points": 5, "schema_version": 3, "solution": false, "task": false}
 def test_reshape_transpose():
@@ -1617,17 +1962,17 @@ if __name__ == "__main__":
 """
 ### Elementwise functions
 
-Each is one NumPy call forward and one multiplication by its derivative backward. Several
-derivatives are cheapest in terms of the *output*: keep it in the closure rather than
-recomputing.
+Each is one NumPy call forward and, backward, `g` times the function's derivative. Some
+derivatives are cheapest written in terms of the *output*: keep it in the closure rather than
+recomputing it.
 
-| function | forward | dout/dx |
-| --- | --- | --- |
-| `exp` | e^x | e^x = out |
-| `log` | ln x | 1 / x |
-| `relu` | max(x, 0) | 1 where x > 0, else 0 |
-| `sigmoid` | 1 / (1 + e^-x) | out * (1 - out) |
-| `tanh` | tanh x | 1 - out^2 |
+| function | forward |
+| --- | --- |
+| `exp` | e^x |
+| `log` | ln x |
+| `relu` | max(x, 0) |
+| `sigmoid` | 1 / (1 + e^-x) |
+| `tanh` | tanh x |
 
 `sigmoid` the textbook way overflows: `np.exp(-x)` is inf for x = -1000 (NumPy warns). The
 identity `sigmoid(x) = (1 + tanh(x / 2)) / 2` is exact and never overflows.
@@ -1637,7 +1982,7 @@ identity `sigmoid(x) = (1 + tanh(x / 2)) / 2` is exact and never overflows.
 #| export
 @operation(inputs=1)
 def exp(x):
-    """e ** x, with gradient. TODO: out = np.exp(x); dL/dx = g * out."""
+    """e ** x, with gradient. TODO: return `(out, (grad_x,))` with out = np.exp(x)."""
     ### BEGIN SOLUTION
     out = np.exp(x)
     return out, (lambda g: g * out,)
@@ -1646,7 +1991,7 @@ def exp(x):
 
 @operation(inputs=1)
 def log(x):
-    """Natural logarithm, with gradient. TODO: out = np.log(x); dL/dx = g / x."""
+    """Natural logarithm, with gradient. TODO: return `(out, (grad_x,))` with out = np.log(x)."""
     ### BEGIN SOLUTION
     return np.log(x), (lambda g: g / x,)
     ### END SOLUTION
@@ -1654,7 +1999,7 @@ def log(x):
 
 @operation(inputs=1)
 def relu(x):
-    """max(x, 0), with gradient. TODO: out = np.maximum(x, 0); dL/dx = g * (x > 0)."""
+    """max(x, 0), with gradient. TODO: return `(out, (grad_x,))` with out = np.maximum(x, 0)."""
     ### BEGIN SOLUTION
     return np.maximum(x, 0), (lambda g: g * (x > 0),)
     ### END SOLUTION
@@ -1664,7 +2009,8 @@ def relu(x):
 def sigmoid(x):
     """1 / (1 + e ** -x), computed without overflow, with gradient.
 
-    TODO: out = 0.5 * (1 + np.tanh(0.5 * x)); dL/dx = g * out * (1 - out).
+    TODO: return `(out, (grad_x,))` with out = 0.5 * (1 + np.tanh(0.5 * x)), the overflow-free
+    form of 1 / (1 + e ** -x).
     """
     ### BEGIN SOLUTION
     out = 0.5 * (1 + np.tanh(0.5 * x))
@@ -1674,12 +2020,35 @@ def sigmoid(x):
 
 @operation(inputs=1)
 def tanh(x):
-    """Hyperbolic tangent, with gradient. TODO: out = np.tanh(x); dL/dx = g * (1 - out**2)."""
+    """Hyperbolic tangent, with gradient. TODO: return `(out, (grad_x,))` with out = np.tanh(x)."""
     ### BEGIN SOLUTION
     out = np.tanh(x)
     return out, (lambda g: g * (1 - out * out),)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**the elementwise functions, step 1: the idea.** Each local gradient is `g` times the function's own derivative, elementwise. Recall (or
+derive) the slope of each: e^x is its own derivative; the slope of ln x falls as x grows; relu
+is flat on one side and has slope 1 on the other; sigmoid's and tanh's slopes can be written
+with their outputs alone.
+
+<details><summary>Step 2: the formula</summary>
+
+| function | dout/dx | local gradient |
+| --- | --- | --- |
+| `exp` | e^x = out | `g * out` |
+| `log` | 1 / x | `g / x` |
+| `relu` | 1 where x > 0, else 0 | `g * (x > 0)` |
+| `sigmoid` | out * (1 - out) | `g * out * (1 - out)` |
+| `tanh` | 1 - out^2 | `g * (1 - out * out)` |
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-elementwise", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_elementwise():
@@ -1740,7 +2109,7 @@ Two lessons in one operation:
    nothing mathematically (`log sum e^{z_j} = m + log sum e^{z_j - m}`) and keeps every
    exponent at most 0.
 2. **One fused operation, a simple gradient.** Composed from `exp`, `sum`, `log` ... it would
-   work, but the fused derivative is short: `dloss/dz = (softmax(z) - onehot(t)) / N`.
+   work, but the fused derivative is short, and cheaper: derive it.
 """
 
 # %% nbgrader={"grade": false, "grade_id": "softmax-cross-entropy", "locked": false, "schema_version": 3, "solution": true, "task": false}
@@ -1767,13 +2136,13 @@ def class_indices(targets, batch: int, classes: int) -> np.ndarray:
 def softmax_cross_entropy(logits, targets):
     """Mean cross-entropy of softmax(logits) (N, C) against integer class targets (N,), with gradient.
 
-    TODO:
-    1. `shifted = logits - logits.max(axis=1, keepdims=True)` (stability);
-       `exps = np.exp(shifted)`; `sums = exps.sum(axis=1, keepdims=True)`.
-    2. `rows = np.arange(n)`; loss = `(np.log(sums[:, 0]) - shifted[rows, t]).sum() / n`, the mean
-       (a sum divided by the Python int n is cheaper than `np.mean`, and keeps float32).
-    3. Gradient: `probs = exps / sums`; subtract 1 at `[rows, t]`; divide by n; times g
-       (g is a scalar: the gradient of whatever the loss feeds into, 1 for the final loss).
+    TODO: return `(loss, (grad_logits,))`.
+    - loss: a 0-d array, the mean over the n rows of log(sum_j e^{z_j}) - z_t, computed without
+      overflow (shift each row by its maximum first) and keeping float32 float32 (a sum divided
+      by the Python int n is cheaper than `np.mean` and keeps the dtype).
+    - grad_logits(g): g is a scalar (the gradient of whatever the loss feeds into, 1 for the
+      final loss); return an array of the logits' shape (n, C).
+    - `t` (below) holds the checked integer targets.
     """
     if np.ndim(logits) != 2:
         raise ValueError(f"softmax_cross_entropy needs logits of shape (N, C), got {np.shape(logits)}")
@@ -1794,6 +2163,25 @@ def softmax_cross_entropy(logits, targets):
     return loss, (local_grad,)
     ### END SOLUTION
 
+
+# %% [markdown]
+"""
+<details><summary>Hint</summary>
+
+**softmax_cross_entropy, step 1: the idea.** Differentiate one row's loss, `log(sum_j e^{z_j}) - z_t`, with respect to `z_c`: the first
+term gives `e^{z_c} / sum_j e^{z_j}`, which is the softmax probability `p_c`; the second gives 1
+only for c = t. Then remember the loss is a mean over n rows.
+
+<details><summary>Step 2: the formula</summary>
+
+`dloss/dz = (softmax(z) - onehot(t)) / n`. With `shifted = logits - logits.max(axis=1,
+keepdims=True)`, `exps = np.exp(shifted)`, `sums = exps.sum(axis=1, keepdims=True)`,
+`rows = np.arange(n)`: the loss is `(np.log(sums[:, 0]) - shifted[rows, t]).sum() / n`, and the
+gradient is `probs = exps / sums`, minus 1 at `[rows, t]`, times `g / n`.
+
+</details>
+</details>
+"""
 
 # %% nbgrader={"grade": true, "grade_id": "test-softmax-cross-entropy", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_softmax_cross_entropy():
@@ -2001,6 +2389,327 @@ def test_train_network():
 
 if __name__ == "__main__":
     test_train_network()
+
+# %% [markdown]
+"""
+## Where to start when tests fail
+
+One mistake usually fails several tests: a wrong local gradient in `multiply` also breaks `-x`,
+the chain rule and training. So when tests fail, `tito check` and your feedback begin with one
+line such as
+
+    Start here: `multiply` -- d/da of multiply at a=2, b=3 should be 3, got 2 (9 failing tests use multiply)
+
+naming the one function most likely at fault. It comes from the probes in the next cell. Each
+probe tries ONE function you wrote, alone, in the order the functions build on each other: an
+operation's forward value on a small input, then each of its local gradients against central
+differences of *your own* forward (the referee of `gradcheck`: nothing here knows the answers).
+Each failing test is then pinned on the first broken function it called. Run them yourself
+with `run_probes()`.
+"""
+
+# %% nbgrader={"grade": false, "grade_id": "diagnosis-probes", "locked": true, "schema_version": 3, "solution": false, "task": false}
+import inspect
+
+
+class ProbeFailure(AssertionError):
+    """What a probe found wrong; for a wrong local gradient, also the small graph that shows it."""
+
+    def __init__(self, message: str, graph: dict | None = None) -> None:
+        super().__init__(message)
+        self.graph = graph
+
+
+SHOWN_ELEMENTS = 6  # arrays up to this size are shown with their values, larger ones by shape
+
+
+def shown(value) -> str:
+    """A short number or array for a message: 2, -0.6667, [[1, 2], [3, 4]]."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return f"{array.item():.4g}"
+    if array.size > SHOWN_ELEMENTS:
+        return f"an array of shape {array.shape}"
+    return " ".join(np.array2string(array, separator=", ", formatter={"float_kind": lambda v: f"{v:.4g}"}).split())
+
+
+def named(name: str, value) -> str:
+    """`a=2` or `x of shape (2, 3, 4)` for a message."""
+    return f"{name}={shown(value)}" if np.size(value) <= SHOWN_ELEMENTS else f"{name} of shape {np.shape(value)}"
+
+
+def difference(want: np.ndarray, got: np.ndarray) -> str:
+    """`should be 3, got 2`; for a large array, its first wrong element."""
+    if want.size <= SHOWN_ELEMENTS:
+        return f"should be {shown(want)}, got {shown(got)}"
+    index = next(i for i in np.ndindex(want.shape) if not np.isclose(got[i], want[i], rtol=1e-4, atol=1e-6))
+    return f"at index {index} should be {shown(want[index])}, got {shown(got[index])}"
+
+
+def numeric_vjp(forward: Callable, values: list, number: int, g: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """d sum(g * forward(*values)) / d values[number], by central differences in float64."""
+    values = [np.array(v, dtype=np.float64) for v in values]
+    x = values[number]
+    result = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + eps
+        above = np.sum(g * forward(*values))
+        x[index] = original - eps
+        below = np.sum(g * forward(*values))
+        x[index] = original
+        result[index] = (above - below) / (2 * eps)
+    return result
+
+
+def gradient_graph(name: str, parameters: list, values: list, out, wrong: int, want, got) -> dict:
+    """The probed expression `out = name(inputs)` as plain data, its operation marked (for the feedback)."""
+    nodes = [{"id": f"in{n}", "kind": "value", "lines": [p, f"shape {np.shape(v)}", f"data {shown(v)}"]}
+             for n, (p, v) in enumerate(zip(parameters, values, strict=False))]
+    nodes.append({"id": "op", "kind": "operation", "lines": [name], "marked": True,
+                  "note": [f"local gradient for {parameters[wrong]}:", f"expected {shown(want)} (central difference)",
+                           f"got {shown(got)} (yours)"]})
+    nodes.append({"id": "out", "kind": "value", "lines": ["out", f"shape {np.shape(out)}", f"data {shown(out)}"]})
+    edges = [{"from": f"in{n}", "to": "op", "marked": n == wrong} for n in range(len(values))]
+    return {"nodes": nodes, "edges": [*edges, {"from": "op", "to": "out", "marked": False}]}
+
+
+def probe_operation(op: Callable, *inputs, reference: Callable, options: tuple = ()) -> None:
+    """One operation alone: its forward value against `reference` (NumPy's), then each local
+    gradient against central differences of the forward you wrote (no engine involved)."""
+    name = getattr(op, "__name__", "?")
+    forward = getattr(op, "__wrapped__", None)  # the function under @operation
+    if forward is None:
+        raise ProbeFailure(f"{name} is not an @operation (it has no __wrapped__ forward function)")
+    values = [np.array(v, dtype=np.float64) for v in inputs]
+    parameters = list(inspect.signature(forward).parameters)[: len(values)]
+    at = ", ".join(named(p, v) for p, v in zip(parameters, values, strict=False))
+    out, local_grads = forward(*values, *options)
+    expected = reference(*values, *options)
+    if np.shape(out) != np.shape(expected):
+        raise ProbeFailure(f"{name} at {at} should have shape {np.shape(expected)}, got shape {np.shape(out)}")
+    if not np.allclose(out, expected, rtol=1e-6, atol=1e-9):
+        raise ProbeFailure(f"{name} at {at}: {difference(np.asarray(expected), np.asarray(out))}")
+    if not isinstance(local_grads, (tuple, list)) or len(local_grads) != len(values):
+        raise ProbeFailure(f"{name} should return (out, a tuple of {len(values)} local gradient function(s)), got {local_grads!r}")
+    g = np.arange(1.0, np.size(out) + 1).reshape(np.shape(out))  # 1, 2, 3, ...: a gradient sent to the wrong element shows
+    with_g = "" if g.size == 1 else f", {named('g', g)}" + (" holding 1, 2, 3, ..." if g.size > SHOWN_ELEMENTS else "")
+    for number, (parameter, local_grad) in enumerate(zip(parameters, local_grads, strict=False)):
+        got = np.asarray(local_grad(g.copy()))
+        want = numeric_vjp(lambda *vs: forward(*vs, *options)[0], values, number, g)
+        if got.shape != want.shape:
+            raise ProbeFailure(f"d/d{parameter} of {name} at {at}{with_g} should have shape {want.shape} "
+                               f"(the shape of {parameter}), got shape {got.shape}",
+                               gradient_graph(name, parameters, values, out, number, want, got))
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-6):
+            raise ProbeFailure(f"d/d{parameter} of {name} at {at}{with_g}: {difference(want, got)}",
+                               gradient_graph(name, parameters, values, out, number, want, got))
+
+
+def probe_stable(op: Callable, *inputs, reference: Callable, options: tuple = ()) -> None:
+    """The forward value on extreme inputs, with NumPy's overflow warnings turned into errors."""
+    name = op.__name__
+    values = [np.array(v, dtype=np.float64) for v in inputs]
+    at = ", ".join(shown(v) for v in values)
+    expected = reference(*values, *options)
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            out, _ = op.__wrapped__(*values, *options)
+    except FloatingPointError as error:
+        raise ProbeFailure(f"{name} at {at} should be {shown(expected)}, but it overflows ({error})") from None
+    if not np.allclose(out, expected):
+        raise ProbeFailure(f"{name} at {at} should be {shown(expected)}, got {shown(out)}")
+
+
+def probe_node(value, *edges) -> Variable:
+    """A graph node made directly, not by your Variable() or operations: probes the engine alone."""
+    node = Variable.__new__(Variable)
+    node.data, node.requires_grad, node.grad = Tensor(np.array(value, dtype=np.float64)), True, None
+    node.grad_fn = GradFn("probe", tuple(edges)) if edges else None
+    return node
+
+
+def grad_array(node: Variable):
+    grad = node.grad
+    return None if grad is None else np.asarray(getattr(getattr(grad, "data", grad), "data", grad))
+
+
+def passed_on(g):  # a local gradient that hands g on unchanged
+    return g
+
+
+def probe_variable() -> None:
+    v = Variable(5.0)
+    if not isinstance(v.data, Tensor):
+        raise ProbeFailure(f"Variable(5.0).data should be a Tensor, got {type(v.data).__name__}")
+    if v.data.data.dtype != np.float32 or v.data.data.item() != 5.0:
+        raise ProbeFailure(f"Variable(5.0) should hold 5.0 as float32, got {v.data.data!r}")
+    for attribute, expected in (("requires_grad", True), ("grad", None), ("grad_fn", None)):
+        if getattr(v, attribute) is not expected:
+            raise ProbeFailure(f"Variable(5.0).{attribute} should be {expected}, got {getattr(v, attribute)!r}")
+    constant = Variable(np.zeros(2), requires_grad=False)
+    if constant.requires_grad is not False:
+        raise ProbeFailure(f"Variable(np.zeros(2), requires_grad=False).requires_grad should be False, got {constant.requires_grad!r}")
+    if constant.data.data.dtype != np.float64:
+        raise ProbeFailure(f"Variable(np.zeros(2)) should keep float64, got {constant.data.data.dtype}")
+    tensor = Tensor(np.ones(2))
+    if Variable(tensor).data is not tensor:
+        raise ProbeFailure("Variable(tensor).data should be that very Tensor (no copy)")
+    try:
+        Variable("five")
+    except TypeError:
+        pass
+    else:
+        raise ProbeFailure('Variable("five") should raise TypeError')
+
+
+def probe_topological_order() -> None:
+    x, y = probe_node(2.0), probe_node(3.0)
+    a = probe_node(6.0, (x, passed_on), (y, passed_on))
+    b = probe_node(8.0, (a, passed_on), (x, passed_on))
+    c = probe_node(48.0, (a, passed_on), (b, passed_on))
+    graph = "c made from a and b, b from a and x, a from x and y"
+    names = {id(v): name for name, v in zip("xyabc", (x, y, a, b, c), strict=True)}
+    listed = [names.get(id(v), "?") for v in topological_order(c)]
+    order = f"[{', '.join(listed)}]"
+    if sorted(listed) != ["a", "b", "c", "x", "y"]:
+        raise ProbeFailure(f"topological_order of {graph} should list x, y, a, b and c once each, got {order}")
+    for node, inputs in (("a", "xy"), ("b", "ax"), ("c", "ab")):
+        for made_from in inputs:
+            if listed.index(made_from) > listed.index(node):
+                raise ProbeFailure(f"topological_order of {graph}: {made_from} should come before {node}, got {order}")
+    start = probe_node(0.0)
+    end = start
+    for _ in range(10_000):
+        end = probe_node(0.0, (end, passed_on))
+    try:
+        chain = topological_order(end)
+    except RecursionError:
+        raise ProbeFailure("topological_order of a 10,000-node chain raised RecursionError (recursion is too deep)") from None
+    if len(chain) != 10_001 or chain[0] is not start or chain[-1] is not end:
+        raise ProbeFailure(f"topological_order of a 10,000-node chain should list its 10,001 nodes, first to last; got {len(chain)}")
+
+
+def probe_unbroadcast() -> None:
+    for big, small in (((2, 3), (3,)), ((2, 3), (1, 3)), ((2, 3), (2, 1)), ((4, 2, 3), (2, 1)), ((2, 3), ()), ((2, 3), (2, 3))):
+        grad = np.arange(1.0, np.prod(big) + 1).reshape(big)
+        want = numeric_vjp(lambda v, shape=big: np.broadcast_to(v, shape), [np.ones(small)], 0, grad)
+        got = np.asarray(unbroadcast(grad.copy(), small))
+        what = f"unbroadcast(gradient of shape {big} holding 1..{grad.size}, {small})"
+        if got.shape != small:
+            raise ProbeFailure(f"{what} should have shape {small}, got shape {got.shape}")
+        if not np.allclose(got, want):
+            raise ProbeFailure(f"{what} should be {shown(want)}, got {shown(got)}")
+
+
+def probe_backpropagate() -> None:
+    called = []
+
+    def times(k):
+        return lambda g: called.append(k) or g * k
+
+    x = probe_node(1.0)
+    a, b = probe_node(2.0, (x, times(2.0))), probe_node(3.0, (x, times(3.0)))
+    c = probe_node(5.0, (a, times(1.0)), (b, times(1.0)))
+    graph = "c = a + b with a = 2x and b = 3x"
+    backpropagate(c, np.array(1.0))
+    got = grad_array(x)
+    if got is None or not np.isclose(got, 5.0):
+        raise ProbeFailure(f"backpropagate(c, 1) on {graph}: x.grad should be 5, got {None if got is None else shown(got)}")
+    if len(called) != 4:
+        raise ProbeFailure(f"backpropagate(c, 1) on {graph} should call each of its 4 local gradients once, made {len(called)} calls")
+    backpropagate(c, np.array(1.0))
+    if not np.isclose(grad_array(x), 10.0):
+        raise ProbeFailure(f"backpropagate(c, 1) twice on {graph}: x.grad should add up to 10, got {shown(grad_array(x))}")
+    left, right = probe_node(np.ones(2)), probe_node(np.ones(2))
+    backpropagate(probe_node(np.full(2, 2.0), (left, passed_on), (right, passed_on)), np.ones(2))
+    if grad_array(left) is grad_array(right):
+        raise ProbeFailure("backpropagate on s = left + right: left.grad and right.grad hold one and the same array")
+    bias = probe_node(np.zeros(3))
+    backpropagate(probe_node(np.zeros((2, 3)), (bias, passed_on)), np.ones((2, 3)))
+    got = grad_array(bias)
+    if got is None or got.shape != (3,) or not np.allclose(got, 2.0):
+        raise ProbeFailure("backpropagate on out (2, 3) = x (2, 3) + bias (3,), with gradient ones: bias.grad should be "
+                           f"[2, 2, 2] of shape (3,), got {None if got is None else shown(got) + f' of shape {got.shape}'}")
+    start = probe_node(1.0)
+    end = start
+    for _ in range(10_000):
+        end = probe_node(1.0, (end, passed_on))
+    try:
+        backpropagate(end, np.array(1.0))
+    except RecursionError:
+        raise ProbeFailure("backpropagate through a 10,000-node chain raised RecursionError (recursion is too deep)") from None
+
+
+def probe_spread_back() -> None:
+    for shape, axis, keepdims in (((3, 3), 1, False), ((2, 3), 0, True), ((2, 3), None, False), ((2, 3, 4), (0, 2), False)):
+        reduced_shape = np.sum(np.ones(shape), axis=axis, keepdims=keepdims).shape
+        g = np.arange(1.0, np.prod(reduced_shape) + 1).reshape(reduced_shape)
+        want = numeric_vjp(lambda x, a=axis, k=keepdims: np.sum(x, axis=a, keepdims=k), [np.ones(shape)], 0, g)
+        got = np.asarray(spread_back(g.copy(), axis, keepdims, shape))
+        what = f"spread_back({named('g', g)}, axis={axis}, keepdims={keepdims}, shape={shape})"
+        if got.shape != want.shape:
+            raise ProbeFailure(f"{what} should have shape {want.shape}, got shape {got.shape}")
+        if not np.allclose(got, want):
+            raise ProbeFailure(f"{what}: {difference(want, got)}")
+
+
+def cross_entropy_reference(logits, targets):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(len(targets)), targets])
+
+
+def reduction(numpy_function: Callable) -> Callable:
+    return lambda x, axis, keepdims: numpy_function(x, axis=axis, keepdims=keepdims)
+
+
+SQUARE = np.arange(1.0, 10.0).reshape(3, 3)  # a square input: an axis mixed up with another one shows
+
+# (function, probe) in the order the functions build on each other: tito pins each failing test
+# on the first broken one it called.
+DIAGNOSIS_PROBES = [
+    ("Variable.__init__", probe_variable),
+    ("add", lambda: probe_operation(add, 2.0, 3.0, reference=np.add)),
+    ("multiply", lambda: probe_operation(multiply, 2.0, 3.0, reference=np.multiply)),
+    ("subtract", lambda: probe_operation(subtract, 5.0, 3.0, reference=np.subtract)),
+    ("divide", lambda: probe_operation(divide, 6.0, 3.0, reference=np.divide)),
+    ("power", lambda: (probe_operation(power, 3.0, options=(2,), reference=np.power),
+                       probe_operation(power, 4.0, options=(0.5,), reference=np.power))),
+    ("topological_order", probe_topological_order),
+    ("unbroadcast", probe_unbroadcast),
+    ("backpropagate", probe_backpropagate),
+    ("matmul", lambda: probe_operation(matmul, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [[1.0, 0.0], [0.0, 1.0], [2.0, 3.0]],
+                                       reference=np.matmul)),
+    ("spread_back", probe_spread_back),
+    ("sum", lambda: (probe_operation(sum, SQUARE, options=(1, False), reference=reduction(np.sum)),
+                     probe_operation(sum, SQUARE, options=(None, False), reference=reduction(np.sum)))),
+    ("mean", lambda: (probe_operation(mean, SQUARE, options=(None, False), reference=reduction(np.mean)),
+                      probe_operation(mean, SQUARE, options=(-1, False), reference=reduction(np.mean)))),
+    ("reshape", lambda: probe_operation(reshape, np.arange(6.0), options=((2, 3),), reference=np.reshape)),
+    ("transpose", lambda: probe_operation(transpose, np.arange(24.0).reshape(2, 3, 4), options=((1, 2, 0),),
+                                          reference=np.transpose)),
+    ("exp", lambda: probe_operation(exp, 1.0, reference=np.exp)),
+    ("log", lambda: probe_operation(log, 2.0, reference=np.log)),
+    ("relu", lambda: probe_operation(relu, [-1.0, 2.0], reference=lambda x: np.maximum(x, 0))),
+    ("sigmoid", lambda: (probe_operation(sigmoid, [0.0, 2.0], reference=lambda x: 1 / (1 + np.exp(-x))),
+                         probe_stable(sigmoid, [-1000.0, 1000.0], reference=lambda x: np.array([0.0, 1.0])))),
+    ("tanh", lambda: probe_operation(tanh, 0.5, reference=np.tanh)),
+    ("softmax_cross_entropy", lambda: (
+        probe_operation(softmax_cross_entropy, [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], options=(np.array([2, 0]),),
+                        reference=cross_entropy_reference),
+        probe_stable(softmax_cross_entropy, [[1000.0, 0.0], [0.0, 1000.0]], options=(np.array([0, 0]),),
+                     reference=cross_entropy_reference))),
+]
+
+
+def run_probes() -> None:
+    """Run every probe and print what it finds, e.g. `FAIL  multiply  d/da of multiply at ...`."""
+    for name, probe in DIAGNOSIS_PROBES:
+        try:
+            probe()
+            print(f"ok    {name}")
+        except Exception as error:  # any error is a finding: show it and go on with the next probe
+            print(f"FAIL  {name}  {type(error).__name__}: {error}")
 
 # %% [markdown]
 """

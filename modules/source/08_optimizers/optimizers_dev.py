@@ -175,17 +175,10 @@ if __name__ == "__main__":
 # fold `lr` into the buffer. We follow `torch.optim.SGD` exactly (with `dampening=0`,
 # `nesterov=False`), so that your optimizer and PyTorch's trace the same path.
 #
-# **Your task:** write `SGD.step()`. For each parameter `p` (number `i` in `self.params`) that has
-# a gradient:
-#
-# 1. `g = p.grad.data.data`, plus `weight_decay * p.data.data` if `weight_decay` is not 0;
-# 2. if `momentum` is not 0: `b = g` copied on the first step (when `self.buffers[i]` is `None`),
-#    else `b = momentum * b + g`; store it in `self.buffers[i]` and use `b` as `g`;
-# 3. `p.data.data -= lr * g` (in place: this keeps the dtype).
-#
-# *Hints:* build new arrays for `g` rather than changing `p.grad`'s array in place (the gradient
-# belongs to the user). Copy `g` when you first store it as the buffer: later in-place updates of
-# the buffer must not write into someone else's array.
+# **Your task:** write `SGD.step()`: for each parameter `p` (number `i` in `self.params`) that has
+# a gradient, the update above, written into `p.data.data` in place (so it keeps its dtype).
+# `self.buffers[i]` holds parameter `i`'s momentum buffer (`None` until its first step). Never
+# change the array of `p.grad`: the gradient belongs to the user.
 
 # %% nbgrader={"grade": false, "grade_id": "sgd-class", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
@@ -227,6 +220,24 @@ class SGD(Optimizer):
             p.data.data -= self.lr * g
         ### END SOLUTION
 
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# **SGD.step, step 1: the idea.** Work on a gradient of your own for each parameter: weight decay first, then momentum (the
+# buffer), then the step. A buffer stored on the first step must be an array of its own, or a later
+# in-place update of the buffer would write into someone else's array.
+#
+# <details><summary>Step 2: the steps</summary>
+#
+# 1. `g = p.grad.data.data`, plus `weight_decay * p.data.data` if `weight_decay` is not 0 (a new
+#    array: do not add into `p.grad`'s);
+# 2. if `momentum` is not 0: `b = g` copied on the first step (when `self.buffers[i]` is `None`),
+#    else `b = momentum * b + g`; store it in `self.buffers[i]` and use `b` as `g`;
+# 3. `p.data.data -= lr * g` (in place: this keeps the dtype).
+#
+# </details>
+# </details>
 
 # %% nbgrader={"grade": true, "grade_id": "test-sgd-plain", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_sgd_plain():
@@ -440,15 +451,10 @@ if __name__ == "__main__":
 # - `weight_decay` is plain L2, added to the gradient first, $g \leftarrow g + \lambda\theta$, as
 #   in SGD. (`torch.optim.AdamW` decays the weights directly instead; that is a different rule.)
 #
-# **Your task:** write `Adam.step()`. For each parameter `p` (number `i`) that has a gradient:
-#
-# 1. `g = p.grad.data.data`, plus `weight_decay * p.data.data` if `weight_decay` is not 0;
-# 2. `self.t[i] += 1`; on the first step create `self.m[i]` and `self.v[i]` as zeros with `p`'s
-#    shape and dtype (`np.zeros_like`);
-# 3. update `m` and `v` as above (in place, or by assigning new arrays to `self.m[i]`, `self.v[i]`);
-# 4. `p.data.data -= lr * m_hat / (np.sqrt(v_hat) + eps)`.
-#
-# *Hint:* `self.betas` is a pair; `beta1, beta2 = self.betas`.
+# **Your task:** write `Adam.step()`: for each parameter `p` (number `i`) that has a gradient, the
+# update above, written into `p.data.data` in place (so it keeps its dtype). `self.m[i]` and
+# `self.v[i]` hold its running averages (`None` until its first step, then arrays of `p`'s shape
+# and dtype) and `self.t[i]` counts its steps.
 
 # %% nbgrader={"grade": false, "grade_id": "adam-class", "locked": false, "schema_version": 3, "solution": true, "task": false}
 #| export
@@ -509,6 +515,23 @@ class Adam(Optimizer):
             p.data.data -= step_size * m / denominator
         ### END SOLUTION
 
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# **Adam.step, step 1: the idea.** Per parameter: the gradient (with weight decay), the step count, the two running averages,
+# their bias corrections, then the step. `self.betas` is a pair: `beta1, beta2 = self.betas`.
+#
+# <details><summary>Step 2: the steps</summary>
+#
+# 1. `g = p.grad.data.data`, plus `weight_decay * p.data.data` if `weight_decay` is not 0;
+# 2. `self.t[i] += 1`; on the first step create `self.m[i]` and `self.v[i]` as zeros with `p`'s
+#    shape and dtype (`np.zeros_like`);
+# 3. update `m` and `v` as above (in place, or by assigning new arrays to `self.m[i]`, `self.v[i]`);
+# 4. `p.data.data -= lr * m_hat / (np.sqrt(v_hat) + eps)`.
+#
+# </details>
+# </details>
 
 # %% nbgrader={"grade": true, "grade_id": "test-adam-first-step", "locked": true, "points": 10, "schema_version": 3, "solution": false, "task": false}
 def test_adam_first_step():
