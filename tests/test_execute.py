@@ -12,6 +12,7 @@ from conftest import ROOT
 from pipeline_helpers import leftover_grader_processes
 
 from tito.grading.execute import execute_submission, read_kit
+from tito.sandbox.diagnosis import DIAGNOSIS_KEY
 
 
 def notebook_of(*sources: str) -> str:
@@ -180,7 +181,10 @@ def test_a_runaway_cell_is_interrupted_or_skipped_and_every_other_test_keeps_its
     # interrupted by the verifier's alarm; skipped because the kernel had to be killed; killed and re-run
     for name, skipped in (("interrupted", []), ("killed", [2]), ("verifier", [2])):
         verdict = result["notebooks"][name]["verdict"]
-        assert verdict == {"results": expected_verdict, "runaway": skipped}, (name, verdict)
+        results = dict(verdict["results"])
+        evidence = results.pop(DIAGNOSIS_KEY, None)  # asked for when a test failed in the kernel: Start-here evidence
+        assert {"results": results, "runaway": verdict["runaway"]} == {"results": expected_verdict, "runaway": skipped}, (name, verdict)
+        assert (evidence is not None) == (name != "verifier"), (name, evidence)
     assert result["notebooks"]["verifier"]["notes"] == [] and annotated(result["notebooks"]["verifier"]["notebook"])[3] == []
 
 
