@@ -73,6 +73,15 @@ MISTAKES = {
         }),
         why="dL/da is g * b, not g * a",
     ),
+    # Momentum as an exponential average (b = momentum * b + (1 - momentum) * g), not torch.optim's
+    # b = momentum * b + g: plain SGD and Adam keep their points.
+    "08_optimizers": Mistake(
+        cell="sgd-class",
+        old="                    self.buffers[i] += g\n",
+        new="                    self.buffers[i] += (1 - self.momentum) * g\n",
+        fails=frozenset({"test-sgd-momentum"}),
+        why="the momentum buffer adds the whole gradient, not (1 - momentum) of it",
+    ),
 }
 
 LOOP_IGNORING_SIGINT = """\
