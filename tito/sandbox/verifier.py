@@ -44,6 +44,7 @@ import builtins
 import contextlib
 import gc
 import importlib
+import itertools
 import json
 import operator
 import os
@@ -76,9 +77,20 @@ def snapshot(modules: dict[str, types.ModuleType]) -> dict:
     state = {}
     for name, module in modules.items():
         attributes = dict(vars(module))
-        functions = {key: function_state(value) for key, value in attributes.items()}
-        state[name] = (module, attributes, {k: v for k, v in functions.items() if v})
+        functions = {key: found for key, value in attributes.items() if (found := function_state(value))}
+        # The same, flat, for a check by identity in C: the functions, and their code, defaults, kwdefaults in a row.
+        flat = ([f[0] for f in functions.values()], [part for f in functions.values() for part in f[1:]])
+        state[name] = (module, attributes, functions, flat)
     return state
+
+
+FUNCTION_PARTS = operator.attrgetter("__code__", "__defaults__", "__kwdefaults__")
+
+
+def functions_untouched(flat: tuple) -> bool:
+    """Has no snapshotted function a new code, defaults or kwdefaults (by identity)?"""
+    targets, parts = flat
+    return all(map(operator.is_, itertools.chain.from_iterable(map(FUNCTION_PARTS, targets)), parts))
 
 
 MISSING = object()
@@ -91,7 +103,7 @@ def restore(state: dict) -> list[str]:
     first checks, by identity only (no student `__eq__` ever runs here), whether a module's
     namespace is exactly as snapshotted, and walks it attribute by attribute only if not."""
     changed = []
-    for name, (module, attributes, functions) in state.items():
+    for name, (module, attributes, functions, flat) in state.items():
         current = vars(module)
         untouched = (len(current) == len(attributes) and all(map(operator.is_, current, attributes))
                      and all(map(operator.is_, current.values(), attributes.values())))
@@ -112,6 +124,8 @@ def restore(state: dict) -> list[str]:
                         setattr(module, key, value)
                     except (AttributeError, TypeError):
                         pass
+        if functions_untouched(flat):
+            continue
         for key, (function, code, defaults, kwdefaults) in functions.items():
             if function.__code__ is not code or function.__defaults__ is not defaults or function.__kwdefaults__ is not kwdefaults:
                 changed.append(f"{name}.{key} (its code)")
@@ -190,7 +204,7 @@ TRUNCATED = f"\n[output truncated by the grader after {OUTPUT_LIMIT} bytes]\n"
 def untouched(state: dict) -> bool:
     """Are the protected modules as snapshotted? `restore`'s test, changing nothing (a submodule
     loaded later is no patch)."""
-    for module, attributes, functions in state.values():
+    for module, attributes, _, flat in state.values():
         current = vars(module)
         if not (len(current) == len(attributes) and all(map(operator.is_, current, attributes))
                 and all(map(operator.is_, current.values(), attributes.values()))):
@@ -198,9 +212,8 @@ def untouched(state: dict) -> bool:
                 return False
             if any(current.get(key, MISSING) is not value for key, value in attributes.items()):
                 return False
-        for function, code, defaults, kwdefaults in functions.values():
-            if function.__code__ is not code or function.__defaults__ is not defaults or function.__kwdefaults__ is not kwdefaults:
-                return False
+        if not functions_untouched(flat):
+            return False
     return True
 
 
@@ -651,6 +664,8 @@ class TrustedRun:
         run (None: it would run exactly the same code in the same state)."""
         if not untouched(self.state):
             return "protected modules changed"
+        if self.namespace.get("__builtins__") is not builtins:
+            return "`__builtins__` was replaced"
         for name, module in self.trusted_modules.items():
             if name in self.namespace and self.namespace[name] is not module:
                 return f"`{name}` no longer names its module"
@@ -661,7 +676,7 @@ class TrustedRun:
             return "IPython's way of running cells was changed"
         return None
 
-    def fork(self, why: str) -> bool:
+    def fork(self, why: str, index: int) -> bool:
         """From here the notebook's run and the trusted run differ: the child goes on as the notebook's
         kernel would (outputs only); this process waits for it, then goes on as the trusted run
         (verdict only). True in the child."""
@@ -684,6 +699,7 @@ class TrustedRun:
                 except ChildProcessError:
                     break
             self.say("notebook-ended")
+            self.say(f"cell {index}")  # the grader times this cell again, now in the trusted run
         self.role = "trusted"
         self.shell.quiet = True
         return False
@@ -715,7 +731,7 @@ class TrustedRun:
         if self.role == "both":
             why = self.diverged()
             if why is not None:
-                self.fork(why)
+                self.fork(why, index)
         if self.role == "notebook":  # the kernel's way: the cell as submitted, through IPython
             count, late = self.in_shell(index, cell)
             self.emit(index, count, late)
@@ -747,7 +763,7 @@ class TrustedRun:
             self.remember_helper(was)
         if self.shell is not None:
             self.shell.execution_count = count + 1
-        if self.role == "both" and not untouched(self.state) and self.fork("protected modules changed while a test ran"):
+        if self.role == "both" and not untouched(self.state) and self.fork("protected modules changed while a test ran", index):
             self.show(error)  # the child: the notebook's kernel kept the changed modules and this outcome
             self.emit(index, count, late)
             return
