@@ -248,11 +248,13 @@ def test_the_students_own_tool_exports_and_checks_in_the_distribution(term: dict
     # Their milestone trains with their own exports.
     assert f"milestone digits: training with {home / 'tinytorch'}" in term["milestone"], term["milestone"]
     assert re.search(r"^digits: test accuracy \d+\.\d\d%", term["milestone"], re.MULTILINE), term["milestone"]
-    # The tool is what check, export and milestone import: nothing of release, grading or the verifier.
+    # The tool is what check, export and milestone run (check's Start-here re-run included): nothing of
+    # release or grading, no catalogue of mistakes.
     shipped = {p.relative_to(term["course"] / "student").as_posix() for p in (term["course"] / "student").rglob("*.py")}
     tool = {name.split("/tool/", 1)[1] for name in shipped if "/tool/" in name}
-    assert {"tito/student/cli.py", "tito/student/check.py", "tito/grading/student_view.py"} <= tool, tool
-    assert not {name for name in shipped if re.search(r"(grade|gradebook|feedback|verifier|verdict|release|kit|mistakes)\.py$", name)}
+    assert {"tito/student/cli.py", "tito/student/check.py", "tito/grading/student_view.py", "tito/sandbox/verifier.py",
+            "tito/sandbox/diagnosis.py", "tito/sandbox/jail.py"} <= tool, tool
+    assert not {name for name in shipped if re.search(r"(grade|gradebook|feedback|release|kit|mistakes|mutate)\.py$", name)}
     # Installed: the tool and JupyterLab; never tinytorch, never nbgrader.
     probe = subprocess.run([str(student_tool / "python"), "-c",
                             "import importlib.util as u; print([m for m in ('tinytorch', 'nbgrader', 'jupyterlab', 'hypothesis', 'tito') if u.find_spec(m)])"],
