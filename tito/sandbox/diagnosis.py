@@ -104,6 +104,7 @@ class Diagnosis:
             self.spans.setdefault(cell_filename(function["index"]), []).append((first, last, function["name"]))
         self.tests = {}
         self.timeouts = []
+        self.owners = {}
 
     @contextmanager
     def guard(self, index: int, cell: dict):
@@ -121,6 +122,12 @@ class Diagnosis:
 
     def name_of(self, code) -> str | None:
         return function_at(self.spans, code.co_filename, code.co_firstlineno)
+
+    def owner_of(self, code) -> str | None:
+        """name_of, remembered per code object (it is asked on every traced call)."""
+        if code not in self.owners:
+            self.owners[code] = self.name_of(code)
+        return self.owners[code]
 
     def stack(self, error: BaseException) -> list:
         """The student functions on the error's traceback, outermost first."""
@@ -147,26 +154,29 @@ class Diagnosis:
     def watch(self, grade_id: str):
         """Record which student functions the test calls (`used`), which of them it calls itself
         rather than through another student function (`direct`: the entry points, never a helper
-        only they call), and where its error was raised."""
-        codes, direct = set(), set()
-        files = self.spans
+        only they call), the last of those it called before it failed (`entered_last`: a test
+        that checks one result after another fails just after the call that went wrong), and
+        where its error was raised."""
+        codes, direct, last = set(), set(), [None]
+        files, owner = self.spans, self.owner_of
 
         def called(frame, event, arg):  # call events only: no line tracing, little overhead
             if event == "call" and frame.f_code.co_filename in files:
                 code = frame.f_code
-                if code not in direct:
-                    caller = frame.f_back
-                    if caller is None or self.name_of(caller.f_code) is None:
-                        direct.add(code)
+                caller = frame.f_back
+                if caller is None or owner(caller.f_code) is None:
+                    direct.add(code)
+                    last[0] = code
                 codes.add(code)
 
-        record = {"used": [], "direct": [], "raised_in": None, "error": None}
+        record = {"used": [], "direct": [], "entered_last": None, "raised_in": None, "error": None}
         self.tests[grade_id] = record
         sys.settrace(called)
         try:
             yield
         except BaseException as error:
             record["raised_in"], record["error"] = self.raised_in(error), type(error).__name__
+            record["entered_last"] = self.name_of(last[0]) if last[0] is not None else None
             raise
         finally:
             sys.settrace(None)
