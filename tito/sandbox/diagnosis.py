@@ -3,11 +3,11 @@
 DIAGNOSIS_KEY in its answer. tito/grading/start_here.py turns it into the `Start here:` line.
 
 1. The student's functions: every function and method defined in a solution cell, in notebook
-   order, with its cell and whether it is still a stub (its body raises NotImplementedError).
+   order, with its cell and whether it is still a stub (its body raises a bare NotImplementedError).
 2. For each graded test: which of those functions it called (code objects made from the solution
    cells' source, recorded with `sys.settrace` while the test runs: call events only), which of
-   them it called itself (not from another student function) and, when it failed, the innermost
-   of them in which its error was raised.
+   them it called itself (not from another student function) and, when it failed, the last of
+   those it called and the innermost function in which its error was raised.
 3. A cell the verifier cuts at its time limit (`--cell-timeout`, as at grading): the student function
    it was stuck in is recorded, so a notebook that hangs (a backward that walks 2^60 paths) still
    gets a diagnosis.
@@ -124,10 +124,12 @@ class Diagnosis:
         return function_at(self.spans, code.co_filename, code.co_firstlineno)
 
     def owner_of(self, code) -> str | None:
-        """name_of, remembered per code object (it is asked on every traced call)."""
-        if code not in self.owners:
-            self.owners[code] = self.name_of(code)
-        return self.owners[code]
+        """name_of, remembered per code object (it is asked on every traced call; keyed by id, as
+        hashing a code object hashes its contents, and kept alive so that no id is reused)."""
+        known = self.owners.get(id(code))
+        if known is None:
+            known = self.owners[id(code)] = (code, self.name_of(code))
+        return known[1]
 
     def stack(self, error: BaseException) -> list:
         """The student functions on the error's traceback, outermost first."""
