@@ -146,7 +146,7 @@ MISTAKES: list[dict] = [
         caught_by="test-adam-first-step",
         says="first step",
         wrong={"            v += (1 - beta2) * g * g\n": "            v += (1 - beta2) * np.abs(g)\n"},
-        match=r"opt\.v\[0\] should be \[0\.4, 1\.6\], got \[0\.2, 0\.4\]",
+        match=r"opt\.v\[0\] should be \[1, 0\.25\], got \[0\.5, 0\.25\]",
         hint="v is the running mean of the gradient *squared*: its square root then has the size of g, and m / sqrt(v) is about 1 in size whatever the gradient's scale.",
     ),
     dict(

@@ -843,10 +843,10 @@ def probe_sgd() -> None:
         opt.step()
         expect_grad_kept(q, np.array([0.0]), f"SGD(lr=0.5, weight_decay=0.5).step() (step {step})")
         expect_values(q, [expected], f"SGD(lr=0.5, weight_decay=0.5) at p=4 with gradient 0, step {step}")
-    for start, decay, expected in ((2.0, 0.5, 1.8), (3.0, 1.0, 2.6)):  # with a gradient: g + weight_decay * p
-        s = probe_param([start], grad=[1.0])
+    for start, grad, decay, expected in ((2.0, 1.0, 0.5, 1.8), (2.0, 0.5, 1.0, 1.75)):  # with a gradient: g + weight_decay * p
+        s = probe_param([start], grad=[grad])
         SGD([s], lr=0.1, weight_decay=decay).step()
-        expect_values(s, [expected], f"SGD(lr=0.1, weight_decay={decay:g}) at p={start:g} with gradient 1, one step")
+        expect_values(s, [expected], f"SGD(lr=0.1, weight_decay={decay:g}) at p={start:g} with gradient {grad:g}, one step")
     # Momentum alone, the same gradient 1 at every step.
     r = probe_param([1.0], grad=[1.0])
     opt = SGD([r], lr=0.1, momentum=0.9)
@@ -860,11 +860,11 @@ def probe_sgd() -> None:
     opt.step()
     opt.step()
     expect_values(b, [5.0], "SGD(lr=1, momentum=0.5) on [a with gradient 1, p with gradient -2], after 2 steps")
-    u = probe_param([0.0], grad=[1.0])
-    opt = SGD([u], lr=0.1, momentum=1.0)
-    for _ in range(3):
-        opt.step()
-    expect_values(u, [-0.6], "SGD(lr=0.1, momentum=1) at p=0 with gradient 1 at every step, after step 3")
+    u = probe_param([0.0], grad=[2.0])
+    opt = SGD([u], lr=0.5, momentum=1.0)
+    opt.step()
+    opt.step()
+    expect_values(u, [-3.0], "SGD(lr=0.5, momentum=1) at p=0 with gradient 2 at every step, after step 2")
 
 
 def probe_adam() -> None:
@@ -872,14 +872,14 @@ def probe_adam() -> None:
     d = probe_param([2.0], grad=[1.0])
     Adam([d], lr=0.1, weight_decay=0.5).step()
     expect_grad_kept(d, np.array([1.0]), "Adam(lr=0.1, weight_decay=0.5).step()")
-    # The state after one step, from betas=(0.8, 0.9) and g=[2, -4].
-    r = probe_param([1.0, 1.0], grad=[2.0, -4.0])
-    opt = Adam([r], lr=0.1, betas=(0.8, 0.9))
+    # The state after one step, from betas=(0.5, 0.75) and g=[2, -1].
+    r = probe_param([1.0, 1.0], grad=[2.0, -1.0])
+    opt = Adam([r], lr=0.1, betas=(0.5, 0.75))
     opt.step()
-    for name, state, expected in (("m", opt.m, [0.4, -0.8]), ("v", opt.v, [0.4, 1.6])):
+    for name, state, expected in (("m", opt.m, [1.0, -0.5]), ("v", opt.v, [1.0, 0.25])):
         got = state[0]
         if got is None or np.shape(got) != (2,) or not np.allclose(got, expected):
-            raise ProbeFailure(f"Adam(betas=(0.8, 0.9)), one step at g=[2, -4]: opt.{name}[0] should be {shown(expected)}, "
+            raise ProbeFailure(f"Adam(betas=(0.5, 0.75)), one step at g=[2, -1]: opt.{name}[0] should be {shown(expected)}, "
                                f"got {'None' if got is None else shown(got)}")
     if list(opt.t) != [1]:
         raise ProbeFailure(f"Adam, one step of one parameter: opt.t should be [1], got {list(opt.t)}")
@@ -924,11 +924,12 @@ def probe_adam() -> None:
     w = probe_param([2.0], grad=[0.0])
     Adam([w], lr=0.1, weight_decay=0.25).step()
     expect_values(w, [1.9], "Adam(lr=0.1, weight_decay=0.25) at p=2 with gradient 0, first step")
-    for start, decay in ((2.0, 0.5), (1.0, 1.0)):  # eps=1, so that the size of the decayed gradient shows
-        x = probe_param([start], grad=[1.0])
+    for start, grad, decay in ((2.0, 1.0, 0.5), (3.0, 0.5, 1.0)):  # eps=1, so that the size of the decayed gradient shows
+        x = probe_param([start], grad=[grad])
         Adam([x], lr=0.1, eps=1.0, weight_decay=decay).step()
-        g = 1.0 + decay * start
-        expect_values(x, [start - 0.1 * g / (g + 1.0)], f"Adam(lr=0.1, eps=1, weight_decay={decay:g}) at p={start:g} with gradient 1, first step")
+        g = grad + decay * start
+        expect_values(x, [start - 0.1 * g / (g + 1.0)],
+                      f"Adam(lr=0.1, eps=1, weight_decay={decay:g}) at p={start:g} with gradient {grad:g}, first step")
     expect_in_place(lambda ps: Adam(ps, weight_decay=0.01), "Adam(weight_decay=0.01)")
 
 
