@@ -60,8 +60,9 @@ def module_files(module: str) -> list[Path]:
 
 def tool_files(entry: str = TOOL_ENTRY) -> list[Path]:
     """Every tito source file `entry` imports, directly or not (imports inside functions too), and
-    the files beside them that they load by name (the warm starter loads "jail.py"): the student's
-    tool is exactly what its commands can run, and nothing of release, grading or the verifier."""
+    the files they load by name: beside them (the warm starter loads "jail.py") or, if not, the one
+    file of that name in tito (`tito check`'s Start-here re-run starts "sandbox/verifier.py"). The
+    student's tool is exactly what its commands can run, and nothing of release or grading."""
     seen: set[Path] = set()
     todo = [entry]
     while todo:
@@ -72,6 +73,9 @@ def tool_files(entry: str = TOOL_ENTRY) -> list[Path]:
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and SCRIPT_NAME.match(node.value):
                     beside = path.with_name(node.value)
+                    if not beside.is_file():
+                        named = list(TITO.rglob(node.value))
+                        beside = named[0] if len(named) == 1 else beside
                     if beside.is_file():
                         todo.append(".".join(beside.relative_to(TITO.parent).with_suffix("").parts))
                 elif isinstance(node, ast.Import):
