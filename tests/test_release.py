@@ -150,6 +150,8 @@ def term(tmp_path_factory, student_tool: Path) -> dict:
     home = top / "home" / "tinytorch-student"
     shutil.copytree(course / "student" / "tinytorch-student", home)
     checks, exports = {}, {}
+    # The first module's notebook as handed out: every graded test fails, and Start here names a stub.
+    untouched = run_student_tito(student_tool, "check", f"{modules[0].name}.ipynb", cwd=home, check=False)
     for module in modules:
         shutil.copy(submitted[module.id], home / f"{module.name}.ipynb")
         exports[module.id] = run_student_tito(student_tool, "export", f"{module.name}.ipynb", cwd=home).stdout
@@ -166,7 +168,7 @@ def term(tmp_path_factory, student_tool: Path) -> dict:
     everywhere_outside = set().union(*(lines_outside_blocks(nb) for nb in sources.values()))  # not secret anywhere
     return {
         "course": course, "home": home, "modules": modules, "submitted": submitted, "checks": checks,
-        "exports": exports, "milestone": milestone.stdout, "before": before_reveal, "after": after_reveal, "reveal_stdout": revealed.stdout,
+        "exports": exports, "untouched": untouched, "milestone": milestone.stdout, "before": before_reveal, "after": after_reveal, "reveal_stdout": revealed.stdout,
         "hidden": {m: not_quoted(hidden_test_lines(nb), everywhere_outside) for m, nb in sources.items()},
         "answers": {m: not_quoted(answer_lines(nb), everywhere_outside) for m, nb in sources.items()},
     }
@@ -248,11 +250,16 @@ def test_the_students_own_tool_exports_and_checks_in_the_distribution(term: dict
     # Their milestone trains with their own exports.
     assert f"milestone digits: training with {home / 'tinytorch'}" in term["milestone"], term["milestone"]
     assert re.search(r"^digits: test accuracy \d+\.\d\d%", term["milestone"], re.MULTILINE), term["milestone"]
-    # The tool is what check, export and milestone import: nothing of release, grading or the verifier.
+    # Start here works in the student's own tool: its re-run needs the verifier, shipped with it.
+    first_line = term["untouched"].stdout.splitlines()[0]
+    assert re.match(r"Start here: `\w+` \(cell [\w-]+\) is not written yet", first_line), term["untouched"].stdout[:2000]
+    # The tool is what check, export and milestone run (check's Start-here re-run included): nothing of
+    # release or grading, no catalogue of mistakes.
     shipped = {p.relative_to(term["course"] / "student").as_posix() for p in (term["course"] / "student").rglob("*.py")}
     tool = {name.split("/tool/", 1)[1] for name in shipped if "/tool/" in name}
-    assert {"tito/student/cli.py", "tito/student/check.py", "tito/grading/student_view.py"} <= tool, tool
-    assert not {name for name in shipped if re.search(r"(grade|gradebook|feedback|verifier|verdict|release|kit|mistakes)\.py$", name)}
+    assert {"tito/student/cli.py", "tito/student/check.py", "tito/grading/student_view.py", "tito/sandbox/verifier.py",
+            "tito/sandbox/diagnosis.py", "tito/sandbox/jail.py"} <= tool, tool
+    assert not {name for name in shipped if re.search(r"(grade|gradebook|feedback|release|kit|mistakes|mutate)\.py$", name)}
     # Installed: the tool and JupyterLab; never tinytorch, never nbgrader.
     probe = subprocess.run([str(student_tool / "python"), "-c",
                             "import importlib.util as u; print([m for m in ('tinytorch', 'nbgrader', 'jupyterlab', 'hypothesis', 'tito') if u.find_spec(m)])"],

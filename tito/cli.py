@@ -123,41 +123,17 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_override(args: argparse.Namespace, course, module) -> int:
-    from tito.grading.review import parse_override, record_overrides
+    from tito.grading.review import parse_override, record_overrides, refresh_after_override
 
     overrides = [parse_override(text, args.comment) for text in args.override]
     with locked(args, course, f"grade {module.id} --override"):
         course.remember_db_url()
         notes = record_overrides(course, module.id, overrides)
-        refresh_after_override(course, module, sorted({o.student for o in overrides}))
+        refresh_after_override(course, module.id, sorted({o.student for o in overrides}))
     for note in notes:
         print(ascii_only(note))
     print(f"recorded {len(notes)} override(s) in the gradebook; {course.root / 'grades.csv'} and the feedback updated")
     return 0
-
-
-def refresh_after_override(course, module, students: list[str]) -> None:
-    """The late penalty again (it may depend on the score), the note in the autograded notebook, the
-    feedback page and grades.csv, for the students whose grades changed."""
-    import nbformat
-    from nbgrader.preprocessors import AssignLatePenalties
-
-    from tito.grading import gradebook as gb
-    from tito.grading.feedback import FeedbackWriter, read_reasons
-    from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
-
-    config = course.nbgrader_config()
-    writer = FeedbackWriter(course, module.id)
-    notebooks = gb.assignment_notebooks(course, module.id)
-    for student in students:
-        for name in notebooks:
-            path = course.root / "autograded" / student / module.id / f"{name}.ipynb"
-            nb = nbformat.read(path, as_version=4)
-            gb.run_steps([AssignLatePenalties], config, nb, gb.resources(course, module.id, student, name))
-            set_note_cell(nb, "term", "Notes on this grade", reapply_overrides(course, module.id, student, name))
-            nbformat.write(nb, path)
-        writer.write(student, notebooks)
-    gb.export_csv(course, with_override_notes(course, read_reasons(course)), course.root / "grades.csv")
 
 
 def cmd_roster(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from tito.student.export import PACKAGE
 
 NAME = "tinytorch-student"
 TOOL_ENTRY = "tito.student.cli"
-SCRIPT_NAME = re.compile(r"^[a-z][a-z_]*\.py$")  # "jail.py", not "__init__.py"
+SCRIPT_NAME = re.compile(r"^(?:[a-z][a-z_]*/)?[a-z][a-z_]*\.py$")  # "jail.py", "sandbox/verifier.py"; not "__init__.py"
 TITO = Path(__file__).resolve().parents[1]  # the tito package this runs from
 # What the student's tool needs besides its own code: the kernel and notebook machinery, nbdev for
 # `tito export`, and what the module notebooks import. Versions follow the project's own pins.
@@ -60,8 +60,9 @@ def module_files(module: str) -> list[Path]:
 
 def tool_files(entry: str = TOOL_ENTRY) -> list[Path]:
     """Every tito source file `entry` imports, directly or not (imports inside functions too), and
-    the files beside them that they load by name (the warm starter loads "jail.py"): the student's
-    tool is exactly what its commands can run, and nothing of release, grading or the verifier."""
+    the files they load or run by name, beside them or under tito/ (the warm starter loads "jail.py";
+    `tito check` re-runs a failing notebook in "sandbox/verifier.py" for its Start-here line): the
+    student's tool is exactly what its commands can run, and nothing of release or grading."""
     seen: set[Path] = set()
     todo = [entry]
     while todo:
@@ -71,9 +72,10 @@ def tool_files(entry: str = TOOL_ENTRY) -> list[Path]:
             seen.add(path)
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and SCRIPT_NAME.match(node.value):
-                    beside = path.with_name(node.value)
-                    if beside.is_file():
-                        todo.append(".".join(beside.relative_to(TITO.parent).with_suffix("").parts))
+                    for named in (path.parent / node.value, TITO / node.value):
+                        if named.is_file():
+                            todo.append(".".join(named.relative_to(TITO.parent).with_suffix("").parts))
+                            break
                 elif isinstance(node, ast.Import):
                     todo += [alias.name for alias in node.names if alias.name.split(".")[0] == "tito"]
                 elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tito":

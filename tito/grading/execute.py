@@ -53,7 +53,7 @@ from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, recheck_support, w
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
 NOTE_ROOM = 1 << 10  # the trusted run's own note that it dropped output
-VERIFIER = Path(__file__).resolve().parents[1] / "sandbox" / "verifier.py"
+VERIFIER = Path(__file__).resolve().parents[1] / "sandbox/verifier.py"  # run by path, in the sandbox
 DIAGNOSIS = VERIFIER.with_name("diagnosis.py")  # loaded by the verifier when asked to diagnose
 DEFAULT_CELL_TIMEOUT = 60.0  # seconds one cell may run
 INTERRUPT_GRACE = 5.0  # seconds an interrupted cell gets to stop before its kernel is killed

@@ -216,3 +216,25 @@ def with_override_notes(course: Course, reasons: dict[tuple[str, str], str]) -> 
     for key, notes in manual_grade_notes(course).items():
         merged[key] = "; ".join(part for part in [merged.get(key, ""), *notes] if part)
     return merged
+
+
+def refresh_after_override(course: Course, module_id: str, students: list[str]) -> None:
+    """The late penalty again (it may depend on the score), the note in the autograded notebook, the
+    feedback page and grades.csv, for the students whose grades changed."""
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from tito.grading import gradebook as gb
+    from tito.grading.feedback import FeedbackWriter, read_reasons
+
+    config = course.nbgrader_config()
+    writer = FeedbackWriter(course, module_id)
+    notebooks = gb.assignment_notebooks(course, module_id)
+    for student in students:
+        for name in notebooks:
+            path = course.root / "autograded" / student / module_id / f"{name}.ipynb"
+            nb = nbformat.read(path, as_version=4)
+            gb.run_steps([AssignLatePenalties], config, nb, gb.resources(course, module_id, student, name))
+            set_note_cell(nb, "term", "Notes on this grade", reapply_overrides(course, module_id, student, name))
+            nbformat.write(nb, path)
+        writer.write(student, notebooks)
+    gb.export_csv(course, with_override_notes(course, read_reasons(course)), course.root / "grades.csv")

@@ -13,7 +13,10 @@ The rule:
    called, or else on the student function its error was raised in; the first broken function
    with a pinned test is the culprit, with its probe's finding and how many failing tests use it;
 3. no probe explains anything: the function most specific to the failing tests (used by the most
-   failing and the fewest passing tests, the Ochiai score of spectrum-based fault localisation).
+   failing and the fewest passing tests, the Ochiai score of spectrum-based fault localisation),
+   among those some test calls itself (a helper that only the student's functions call, such as
+   given code in a solution cell, is never the first place to look); between functions used by
+   the same tests, the one a failing test called last before it failed.
 A catalogued mistake (`hint` in the module's mistakes.py) whose culprit is this function and whose
 pattern occurs in the evidence adds its hint.
 """
@@ -99,6 +102,8 @@ def start_here(diagnosis: dict | None, results: dict, hints: list[dict] | None =
     if not isinstance(diagnosis, dict):
         return None
     tests = {str(gid): {"used": [u for u in t.get("used") or [] if isinstance(u, str)] if isinstance(t.get("used"), list) else [],
+                        "direct": [u for u in t.get("direct") if isinstance(u, str)] if isinstance(t.get("direct"), list) else None,
+                        "entered_last": t.get("entered_last") if isinstance(t.get("entered_last"), str) else None,
                         "raised_in": t.get("raised_in") if isinstance(t.get("raised_in"), str) else None,
                         "error": str(t.get("error") or "")}
              for gid, t in (diagnosis.get("tests") if isinstance(diagnosis.get("tests"), dict) else {}).items()
@@ -153,18 +158,28 @@ def start_here(diagnosis: dict | None, results: dict, hints: list[dict] | None =
         return StartHere(name, cell_of[name], f"{finding}{uses(name, users(name))}",
                          matching_hint(name, evidence(name, finding), hints))
     passing = [gid for gid, outcome in results.items() if gid in tests and outcome[0]]
+    entry_points = entered(tests.values())
     scores = []
     for order, function in enumerate(functions):
+        if entry_points is not None and function["name"] not in entry_points:
+            continue
         failed = len(users(function["name"]))
         passed = sum(function["name"] in tests[gid].get("used", []) for gid in passing)
+        last = sum(tests[gid]["entered_last"] == function["name"] for gid in failing)  # breaks ties of equal use
         if failed:
-            scores.append((failed / math.sqrt(len(failing) * (failed + passed)), -order, function["name"], failed, passed))
+            scores.append((failed / math.sqrt(len(failing) * (failed + passed)), last, -order, function["name"], failed, passed))
     if not scores:
         return None
-    _, _, name, failed, passed = max(scores)
-    finding = (f"-- {failed} of the {len(failing)} failing tests use it, and {passed} of the {len(passing)} passing ones "
-               f"(no probe of a single function failed)")
+    *_, name, failed, passed = max(scores)
+    probed = "no probe of a single function failed" if listed(diagnosis.get("probes")) else "this module has no probes"
+    finding = f"-- {failed} of the {len(failing)} failing tests use it, and {passed} of the {len(passing)} passing ones ({probed})"
     return StartHere(name, cell_of[name], finding, matching_hint(name, evidence(name, finding), hints))
+
+
+def entered(tests) -> set[str] | None:
+    """The functions some test calls itself; None when the evidence does not say (older verifiers)."""
+    told = [t["direct"] for t in tests if t["direct"] is not None]
+    return {name for names in told for name in names} if told else None
 
 
 def verifier_results(verdict: dict) -> tuple[dict, dict | None]:

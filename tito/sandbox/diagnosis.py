@@ -3,10 +3,11 @@
 DIAGNOSIS_KEY in its answer. tito/grading/start_here.py turns it into the `Start here:` line.
 
 1. The student's functions: every function and method defined in a solution cell, in notebook
-   order, with its cell and whether it is still a stub (its body raises NotImplementedError).
+   order, with its cell and whether it is still a stub (its body raises a bare NotImplementedError).
 2. For each graded test: which of those functions it called (code objects made from the solution
-   cells' source, recorded with `sys.settrace` while the test runs: call events only) and, when
-   it failed, the innermost of them in which its error was raised.
+   cells' source, recorded with `sys.settrace` while the test runs: call events only), which of
+   them it called itself (not from another student function) and, when it failed, the last of
+   those it called and the innermost function in which its error was raised.
 3. A cell the verifier cuts at its time limit (`--cell-timeout`, as at grading): the student function
    it was stuck in is recorded, so a notebook that hangs (a backward that walks 2^60 paths) still
    gets a diagnosis.
@@ -42,15 +43,19 @@ def cell_filename(index: int) -> str:
 
 
 def defines_stub(function: ast.AST) -> bool:
-    """Its own body (not nested functions) raises NotImplementedError: nbgrader's stub, unwritten."""
+    """Its own body (not nested functions) raises a bare NotImplementedError: nbgrader's stub,
+    unwritten. One raised with a message is given code that means it (an abstract method such as
+    `Optimizer.step`), not a stub."""
     todo = list(ast.iter_child_nodes(function))
     while todo:
         node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
         if isinstance(node, ast.Raise) and node.exc is not None:
-            raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
+            call = node.exc if isinstance(node.exc, ast.Call) else None
+            raised = call.func if call is not None else node.exc
+            bare = call is None or not (call.args or call.keywords)
+            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError" and bare:
                 return True
         todo.extend(ast.iter_child_nodes(node))
     return False
@@ -99,6 +104,7 @@ class Diagnosis:
             self.spans.setdefault(cell_filename(function["index"]), []).append((first, last, function["name"]))
         self.tests = {}
         self.timeouts = []
+        self.owners = {}
 
     @contextmanager
     def guard(self, index: int, cell: dict):
@@ -116,6 +122,14 @@ class Diagnosis:
 
     def name_of(self, code) -> str | None:
         return function_at(self.spans, code.co_filename, code.co_firstlineno)
+
+    def owner_of(self, code) -> str | None:
+        """name_of, remembered per code object (it is asked on every traced call; keyed by id, as
+        hashing a code object hashes its contents, and kept alive so that no id is reused)."""
+        known = self.owners.get(id(code))
+        if known is None:
+            known = self.owners[id(code)] = (code, self.name_of(code))
+        return known[1]
 
     def stack(self, error: BaseException) -> list:
         """The student functions on the error's traceback, outermost first."""
@@ -140,26 +154,38 @@ class Diagnosis:
 
     @contextmanager
     def watch(self, grade_id: str):
-        """Record which student functions the test calls, and where its error was raised."""
-        codes = set()
-        files = self.spans
+        """Record which student functions the test calls (`used`), which of them it calls itself
+        rather than through another student function (`direct`: the entry points, never a helper
+        only they call), the last of those it called before it failed (`entered_last`: a test
+        that checks one result after another fails just after the call that went wrong), and
+        where its error was raised."""
+        codes, direct, last = set(), set(), [None]
+        files, owner = self.spans, self.owner_of
 
         def called(frame, event, arg):  # call events only: no line tracing, little overhead
             if event == "call" and frame.f_code.co_filename in files:
-                codes.add(frame.f_code)
+                code = frame.f_code
+                caller = frame.f_back
+                if caller is None or owner(caller.f_code) is None:
+                    direct.add(code)
+                    last[0] = code
+                codes.add(code)
 
-        record = {"used": [], "raised_in": None, "error": None}
+        record = {"used": [], "direct": [], "entered_last": None, "raised_in": None, "error": None}
         self.tests[grade_id] = record
         sys.settrace(called)
         try:
             yield
         except BaseException as error:
             record["raised_in"], record["error"] = self.raised_in(error), type(error).__name__
+            record["entered_last"] = self.name_of(last[0]) if last[0] is not None else None
             raise
         finally:
             sys.settrace(None)
             used = {self.name_of(code) for code in codes}
+            entered = {self.name_of(code) for code in direct}
             record["used"] = [f["name"] for f in self.functions if f["name"] in used]
+            record["direct"] = [f["name"] for f in self.functions if f["name"] in entered]
 
     def report(self, namespace: dict | None, keep_away: tuple = ()) -> dict:
         """The evidence as plain data; with a namespace (a test failed), the probes' findings too."""

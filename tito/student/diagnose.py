@@ -34,6 +34,13 @@ def diagnosis_task(nb: nbformat.NotebookNode, timeout: float) -> dict:
 def run_diagnosis(task: dict, kit: dict[str, str], timeout: float, hints: list[dict]) -> StartHere | None:
     """Re-run the notebook of `task` with the kit's package `kit` ({relative path: text}) and
     compose the Start-here finding; None if the re-run finds nothing to name."""
+    results, diagnosis = rerun(task, kit, timeout)
+    return start_here(diagnosis, results, hints)
+
+
+def rerun(task: dict, kit: dict[str, str], timeout: float) -> tuple[dict, dict | None]:
+    """The verifier's re-run of `task` with the kit's package: {grade_id: (passed, message)} and
+    the Start-here evidence."""
     from tito.grading.execute import Run, run_verifier
 
     with tempfile.TemporaryDirectory(prefix="tito-check-") as folder:
@@ -46,8 +53,7 @@ def run_diagnosis(task: dict, kit: dict[str, str], timeout: float, hints: list[d
             target.write_text(text, encoding="utf-8")
         verdict = run_verifier(task, Run(scratch, "diagnosis", None, kit_dir, timeout), kit_dir, timeout,
                                cell_timeout=min(CELL_SECONDS, timeout))
-    results, diagnosis = verifier_results(verdict.get("results") or {})
-    return start_here(diagnosis, results, hints)
+    return verifier_results(verdict.get("results") or {})
 
 
 def diagnose_notebook(nb: nbformat.NotebookNode, kit: dict[str, str], timeout: float) -> StartHere | None:

@@ -741,6 +741,217 @@ if __name__ == "__main__":
     test_training()
 
 # %% [markdown]
+# ## Where to start when tests fail
+#
+# One mistake can fail several tests: an Adam that steps the wrong way fails its own tests and the
+# training too. So when tests fail, `tito check` and your feedback begin with one line such as
+#
+#     Start here: `SGD.step` -- SGD(lr=0.1).step() put a new array into p.data.data ... (2 failing tests use SGD.step)
+#
+# naming the one function most likely at fault. It comes from the probes in the next cell. Each
+# probe tries ONE function you wrote, alone, on small parameters whose gradients are set by hand,
+# and checks what every optimizer here must do: skip a parameter without a gradient and go on
+# with the next, leave `p.grad` alone, update `p.data.data` in place, and take the steps that the
+# rules in this notebook give on paper (the same numbers as the tests). Each failing test is then
+# pinned on the first broken function it called. Run them yourself with `run_probes()`.
+
+# %% nbgrader={"grade": false, "grade_id": "diagnosis-probes", "locked": true, "schema_version": 3, "solution": false, "task": false}
+class ProbeFailure(AssertionError):
+    """What a probe found wrong in one function."""
+
+
+def shown(value) -> str:
+    """A short number or array for a message: 2, -0.6667, [0.95, -2.025]."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return f"{array.item():.4g}"
+    return " ".join(np.array2string(array, separator=", ", formatter={"float_kind": lambda v: f"{v:.4g}"}).split())
+
+
+def probe_param(values, grad=None, dtype=np.float64) -> Variable:
+    """A leaf Variable holding `values`, with `.grad` set by hand (None: no gradient)."""
+    p = Variable(np.array(values, dtype=dtype), requires_grad=True)
+    if grad is not None:
+        p.grad = Variable(np.array(grad, dtype=dtype), requires_grad=False)
+    return p
+
+
+def grad_of(p: Variable):
+    """p.grad's array, or None."""
+    return None if p.grad is None else np.asarray(getattr(getattr(p.grad, "data", p.grad), "data", p.grad))
+
+
+def expect_values(p: Variable, expected, what: str) -> None:
+    if not np.allclose(p.data.data, expected, rtol=1e-6, atol=1e-9):
+        raise ProbeFailure(f"{what}: p should be {shown(expected)}, got {shown(p.data.data)}")
+
+
+def expect_grad_kept(p: Variable, before: np.ndarray, what: str) -> None:
+    """The user's gradient is read, never written."""
+    now = grad_of(p)
+    if now is None or now.shape != before.shape or not np.array_equal(now, before):
+        raise ProbeFailure(f"{what} changed p.grad from {shown(before)} to {'None' if now is None else shown(now)}")
+
+
+def expect_skip_then_move(make, name: str) -> None:
+    """A parameter without a gradient stays where it is; the one listed after it still moves."""
+    frozen, p = probe_param([5.0]), probe_param([1.0], grad=[2.0])
+    make([frozen, p]).step()
+    what = f"{name}.step() on [a parameter with grad None, p with gradient 2]"
+    if not np.array_equal(frozen.data.data, [5.0]):
+        raise ProbeFailure(f"{what}: the parameter with grad None should stay at 5, got {shown(frozen.data.data)}")
+    if np.array_equal(p.data.data, [1.0]):
+        raise ProbeFailure(f"{what}: p, listed after the skipped parameter, should move, it stayed at 1")
+
+
+def expect_in_place(make, name: str) -> None:
+    """The update goes into the parameter's own array, which keeps its dtype and shape."""
+    p = probe_param([[1.0, 2.0]], grad=[[0.5, -0.5]], dtype=np.float32)
+    array = p.data.data
+    make([p]).step()
+    if p.data.data is not array:
+        raise ProbeFailure(f"{name}.step() put a new array into p.data.data (it should write into the array p already has)")
+    if p.data.data.dtype != np.float32 or p.data.data.shape != (1, 2):
+        raise ProbeFailure(f"{name}.step() on a float32 parameter of shape (1, 2): got {p.data.data.dtype}, shape {p.data.data.shape}")
+
+
+def probe_zero_grad() -> None:
+    a, b = probe_param([1.0, 2.0], grad=[0.5, 0.5]), probe_param([3.0], grad=[1.0])
+    Optimizer([a, b]).zero_grad()
+    for p in (a, b):
+        if p.grad is not None:
+            raise ProbeFailure(f"Optimizer.zero_grad() should leave every p.grad None, got a {type(p.grad).__name__} "
+                               f"holding {shown(grad_of(p))}")
+    if not np.array_equal(a.data.data, [1.0, 2.0]):
+        raise ProbeFailure(f"Optimizer.zero_grad() changed the values of a parameter from [1, 2] to {shown(a.data.data)}")
+
+
+def probe_sgd() -> None:
+    expect_skip_then_move(lambda ps: SGD(ps, lr=0.1), "SGD(lr=0.1)")
+    p = probe_param([1.0, -2.0], grad=[0.5, 0.25])
+    array = p.data.data
+    SGD([p], lr=0.1).step()
+    expect_grad_kept(p, np.array([0.5, 0.25]), "SGD(lr=0.1).step()")
+    if p.data.data is not array:
+        raise ProbeFailure("SGD(lr=0.1).step() put a new array into p.data.data (it should write into the array p already has)")
+    expect_values(p, [0.95, -2.025], "SGD(lr=0.1), one step at p=[1, -2] with gradient [0.5, 0.25]")
+    expect_in_place(lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), "SGD(lr=0.1, momentum=0.9, weight_decay=0.01)")
+    # Weight decay alone, with a zero gradient: p shrinks by the factor 1 - lr * weight_decay per step.
+    q = probe_param([4.0], grad=[0.0])
+    opt = SGD([q], lr=0.5, weight_decay=0.5)
+    for step, expected in enumerate([3.0, 2.25], start=1):
+        opt.step()
+        expect_grad_kept(q, np.array([0.0]), f"SGD(lr=0.5, weight_decay=0.5).step() (step {step})")
+        expect_values(q, [expected], f"SGD(lr=0.5, weight_decay=0.5) at p=4 with gradient 0, step {step}")
+    for start, grad, decay, expected in ((2.0, 1.0, 0.5, 1.8), (2.0, 0.5, 1.0, 1.75)):  # with a gradient: g + weight_decay * p
+        s = probe_param([start], grad=[grad])
+        SGD([s], lr=0.1, weight_decay=decay).step()
+        expect_values(s, [expected], f"SGD(lr=0.1, weight_decay={decay:g}) at p={start:g} with gradient {grad:g}, one step")
+    # Momentum alone, the same gradient 1 at every step.
+    r = probe_param([1.0], grad=[1.0])
+    opt = SGD([r], lr=0.1, momentum=0.9)
+    for step, expected in enumerate([0.9, 0.71, 0.439], start=1):
+        opt.step()
+        expect_grad_kept(r, np.array([1.0]), f"SGD(lr=0.1, momentum=0.9).step() (step {step})")
+        expect_values(r, [expected], f"SGD(lr=0.1, momentum=0.9) with gradient 1 at every step, after step {step}")
+    # One buffer per parameter: gradients of two parameters do not mix.
+    a, b = probe_param([0.0], grad=[1.0]), probe_param([0.0], grad=[-2.0])
+    opt = SGD([a, b], lr=1.0, momentum=0.5)
+    opt.step()
+    opt.step()
+    expect_values(b, [5.0], "SGD(lr=1, momentum=0.5) on [a with gradient 1, p with gradient -2], after 2 steps")
+    u = probe_param([0.0], grad=[2.0])
+    opt = SGD([u], lr=0.5, momentum=1.0)
+    opt.step()
+    opt.step()
+    expect_values(u, [-3.0], "SGD(lr=0.5, momentum=1) at p=0 with gradient 2 at every step, after step 2")
+
+
+def probe_adam() -> None:
+    expect_skip_then_move(lambda ps: Adam(ps, lr=0.1), "Adam(lr=0.1)")
+    d = probe_param([2.0], grad=[1.0])
+    Adam([d], lr=0.1, weight_decay=0.5).step()
+    expect_grad_kept(d, np.array([1.0]), "Adam(lr=0.1, weight_decay=0.5).step()")
+    # The state after one step, from betas=(0.5, 0.75) and g=[2, -1].
+    r = probe_param([1.0, 1.0], grad=[2.0, -1.0])
+    opt = Adam([r], lr=0.1, betas=(0.5, 0.75))
+    opt.step()
+    for name, state, expected in (("m", opt.m, [1.0, -0.5]), ("v", opt.v, [1.0, 0.25])):
+        got = state[0]
+        if got is None or np.shape(got) != (2,) or not np.allclose(got, expected):
+            raise ProbeFailure(f"Adam(betas=(0.5, 0.75)), one step at g=[2, -1]: opt.{name}[0] should be {shown(expected)}, "
+                               f"got {'None' if got is None else shown(got)}")
+    if list(opt.t) != [1]:
+        raise ProbeFailure(f"Adam, one step of one parameter: opt.t should be [1], got {list(opt.t)}")
+    f = probe_param([1.0, 2.0], grad=[0.5, -0.5], dtype=np.float32)
+    opt = Adam([f])
+    opt.step()
+    kinds = [getattr(opt.m[0], "dtype", None), getattr(opt.v[0], "dtype", None)]
+    if kinds != [np.float32, np.float32]:
+        raise ProbeFailure(f"Adam's state for a float32 parameter: opt.m[0] and opt.v[0] should be float32, got {kinds[0]} and {kinds[1]}")
+    # The first step: every number with a gradient moves by lr, against its gradient, whatever its size.
+    g = np.array([1000.0, -0.5, 0.0, 3.0])
+    p = probe_param([1.0, -1.0, 0.5, 2.0], grad=g)
+    Adam([p], lr=0.01).step()
+    moved = p.data.data - np.array([1.0, -1.0, 0.5, 2.0])
+    what = "Adam(lr=0.01), first step at g=[1000, -0.5, 0, 3]"
+    if np.any(moved * g > 0):
+        raise ProbeFailure(f"{what} moved p along its gradient (uphill): p went from [1, -1, 0.5, 2] to {shown(p.data.data)}")
+    if not np.allclose(np.abs(moved), np.where(g != 0, 0.01, 0.0), rtol=1e-5, atol=1e-9):
+        raise ProbeFailure(f"{what}: every number with a gradient should move by lr=0.01, they moved by {shown(np.abs(moved))}")
+    e = probe_param([1.0], grad=[1.0])
+    Adam([e], lr=0.1, eps=1.0).step()
+    if not np.isclose(1.0 - e.data.data[0], 0.05):
+        raise ProbeFailure(f"Adam(lr=0.1, eps=1), first step at g=1: p should move by 0.05, it moved by {shown(1.0 - e.data.data[0])}")
+    # m and v carry over: a second step with another gradient.
+    s = probe_param([1.0], grad=[2.0])
+    opt = Adam([s], lr=0.1, betas=(0.5, 0.75), eps=0.1)
+    opt.step()
+    s.grad = Variable(np.array([1.0]), requires_grad=False)
+    opt.step()
+    after_one = 1 - 0.1 * 2 / (np.sqrt(4) + 0.1)
+    expect_values(s, [after_one - 0.1 * (1 / 0.75) / (np.sqrt(1 / 0.4375) + 0.1)],
+                  "Adam(lr=0.1, betas=(0.5, 0.75), eps=0.1) at p=1 with gradient 2 and then 1, after step 2")
+    # Steps are counted per parameter.
+    a, b = probe_param([1.0], grad=[1.0]), probe_param([1.0])
+    opt = Adam([a, b], lr=0.1)
+    opt.step()
+    b.grad = Variable(np.array([5.0]), requires_grad=False)
+    opt.step()
+    if not np.isclose(1.0 - b.data.data[0], 0.1):
+        raise ProbeFailure("Adam(lr=0.1) on [a, b], b without a gradient on the first step: b's first real step (the "
+                           f"optimizer's second) should move it by lr=0.1, it moved by {shown(1.0 - b.data.data[0])}")
+    w = probe_param([2.0], grad=[0.0])
+    Adam([w], lr=0.1, weight_decay=0.25).step()
+    expect_values(w, [1.9], "Adam(lr=0.1, weight_decay=0.25) at p=2 with gradient 0, first step")
+    for start, grad, decay in ((2.0, 1.0, 0.5), (3.0, 0.5, 1.0)):  # eps=1, so that the size of the decayed gradient shows
+        x = probe_param([start], grad=[grad])
+        Adam([x], lr=0.1, eps=1.0, weight_decay=decay).step()
+        g = grad + decay * start
+        expect_values(x, [start - 0.1 * g / (g + 1.0)],
+                      f"Adam(lr=0.1, eps=1, weight_decay={decay:g}) at p={start:g} with gradient {grad:g}, first step")
+    expect_in_place(lambda ps: Adam(ps, weight_decay=0.01), "Adam(weight_decay=0.01)")
+
+
+# (function, probe) in the order the functions build on each other: tito pins each failing test
+# on the first broken one it called.
+DIAGNOSIS_PROBES = [
+    ("Optimizer.zero_grad", probe_zero_grad),
+    ("SGD.step", probe_sgd),
+    ("Adam.step", probe_adam),
+]
+
+
+def run_probes() -> None:
+    """Run every probe and print what it finds, e.g. `FAIL  SGD.step  SGD(lr=0.1).step() changed p.grad ...`."""
+    for name, probe in DIAGNOSIS_PROBES:
+        try:
+            probe()
+            print(f"ok    {name}")
+        except Exception as error:  # any error is a finding: show it and go on with the next probe
+            print(f"FAIL  {name}  {type(error).__name__}: {error}")
+
+# %% [markdown]
 # ## Summary
 #
 # You wrote the last piece of a training loop:
