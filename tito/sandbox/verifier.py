@@ -1,13 +1,17 @@
-"""The trusted re-run of a submission's graded tests: decides pass/fail where the notebook's kernel
-(and so anything the student's code did to it) cannot reach.
+"""The trusted run of a submission: decides pass/fail in a process whose test code and protected
+modules student code cannot change unnoticed. At grading it also runs the notebook as its kernel
+would, so each notebook executes once.
 
     python -I tito/sandbox/verifier.py  < {"kit", "cells": [{"source", "locked", "graded", "grade_id"}],
                                    "modules": {name: module}, "preload": [module, ...],
-                                   "cell_timeout": seconds (0: none), "skip": [cell position, ...]}
-    stdout: "cell N" before running cell N, then "verdict {grade_id: [passed, message]}"
+                                   "cell_timeout": seconds (0: none), "skip": [cell position, ...],
+                                   "notebook": true (grading: make the notebook's outputs too),
+                                   "diagnose": true | "on-failure" (Start-here evidence)}
+    stdout: "cell N" before running cell N; with "notebook", "out N {outputs}" after it;
+            "diverged REASON", "notebook-done", "notebook-ended" around a fork; then "verdict {...}"
 
-Run by the grader in a fresh sandboxed process (the same jail as the kernel), after the kernel run.
-It never uses IPython, and it prepares everything the tests rely on BEFORE any student code runs:
+Started by the grader in a fresh sandboxed process (the kernel's jail). BEFORE any student code
+runs it prepares everything the tests rely on:
 
 1. the locked cells (test cells and test helpers, already restored from nbgrader's checksums by
    the coordinator) are compiled from their source now: an input transformer, a pre-run hook or
@@ -17,25 +21,42 @@ It never uses IPython, and it prepares everything the tests rely on BEFORE any s
    snapshotted: every attribute, and the code, defaults and wrapped implementation of every
    function in them.
 
-Then the cells run in notebook order as plain Python in one namespace (the student's definitions
-are needed by the tests). Before each locked cell the snapshot is restored (so a patched
-`numpy.allclose` is the real one again), the module names are bound to the real modules, and
-the locked helper cells are re-executed (so a redefined `expect_grad` is the instructor's again).
-A graded test passes if its cell runs without an exception AND the protected modules are
-exactly as snapshotted afterwards: a test during which student code patched them fails.
+Then the cells run in notebook order in one namespace (the tests need the student's definitions).
+Roles (TrustedRun):
 
-The student's code still runs inside this process while a test calls it; what it can reach is
-bounded by the sandbox (no reference, no network, a private filesystem). The coordinator compares
-this verdict with nbgrader's in-kernel one and flags any disagreement as "needs review".
+- "verify" (`tito check`'s Start-here re-run): plain Python, no IPython. Before each locked cell
+  the snapshot is restored (a patched `numpy.allclose` is the real one again), the module names
+  are rebound to the real modules, and the locked helper cells run again (a redefined
+  `expect_grad` is the instructor's again).
+- "both" (grading): IPython's own shell runs the student's cells, as a kernel would (magics,
+  `!cmd`, display, tracebacks), and what a kernel would have sent is recorded as the notebook's
+  outputs. The locked cells run as compiled in step 1. Before each one, the run checks by
+  identity (no student `__eq__` runs) that nothing a test sees differs from the trusted run:
+  protected modules, `__builtins__`, the names of the real modules and of the locked helpers,
+  IPython's transformers, hooks and cell-running methods. While nothing does, one execution is
+  both the notebook's and the trusted one. When something does, the process forks: the child
+  ("notebook") goes on as the kernel would, the cells as submitted through the changed IPython,
+  and sends only outputs; the parent waits for it, then goes on as "trusted" (restoring before
+  every locked cell, as "verify" does) and sends only the verdict. The grader compares that
+  verdict with nbgrader's reading of the outputs and flags any disagreement as "needs review".
+
+A graded test passes if its cell runs without an exception AND the protected modules are exactly
+as snapshotted afterwards: a test during which student code patched them fails.
+
+Limit: while a test calls student code, that code runs inside this process. What it can reach is
+bounded by the sandbox (no reference, no network, a private filesystem), but a submission written
+against this file (walking frames, writing on the answer channel) is not provably stopped.
+
 Per-cell timeouts, as in the kernel: an alarm interrupts a cell that runs past `cell_timeout`
 (KeyboardInterrupt, what the kernel's interrupt raises); a graded test interrupted so fails with
 "cell GRADE_ID ran past 60 s". Student code can swallow the alarm, so the grader also watches the
 "cell N" lines: when one cell runs too long it kills this process and runs it again with that
 cell in `skip` (not run; a skipped graded test fails the same way).
 
-With `"diagnose": true` in its input it also gathers the evidence for the `Start here:` line
-(tito/sandbox/diagnosis.py: which student functions each test called, the module's probes) and
-adds it to the answer under diagnosis.DIAGNOSIS_KEY. It never changes a test's verdict.
+With "diagnose" it also gathers the evidence for the `Start here:` line (tito/sandbox/diagnosis.py:
+which student functions each test called, the module's probes) and adds it to the answer under
+diagnosis.DIAGNOSIS_KEY ("on-failure": tests are traced only once the notebook is known to fail).
+It never changes a test's verdict.
 """
 
 import __future__
