@@ -140,52 +140,57 @@ def graded_cell(source: str, grade_id: str, locked: bool = True, grade: bool = T
 
 LOOP = "while True:\n    pass\n"
 LOOP_SWALLOWING_INTERRUPTS = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except BaseException:\n        pass\n"
-# Runs away only where IPython is absent, i.e. in the trusted verifier, and swallows its alarm.
-LOOP_ONLY_IN_THE_VERIFIER = "if 'get_ipython' not in globals():\n" + "".join("    " + line + "\n" for line in LOOP_SWALLOWING_INTERRUPTS.splitlines())
 
 
-def test_a_runaway_cell_is_interrupted_or_skipped_and_every_other_test_keeps_its_points() -> None:
-    """Per-cell timeouts in the kernel (interrupt; kill, fresh kernel, replay without the cell) and in
-    the trusted verifier (alarm; kill, re-run without the cell), on three small graded notebooks."""
+def test_one_trusted_run_gives_the_notebook_and_the_verdict_and_forks_where_student_code_changes_the_tests() -> None:
+    """Grading runs a notebook once (tito/sandbox/verifier.py): its outputs as a kernel makes them and
+    the trusted verdict. Per-cell timeouts: an interrupt, or a kill and a run again without the cell.
+    Where student code changes what the tests see (here `math.floor`), the run forks: the rest of
+    the notebook runs as its kernel would (its outputs) and as the trusted run (the verdict)."""
     from tito.sandbox.verdict import verifier_input
 
-    def notebook(loop: str) -> nbformat.NotebookNode:
+    def notebook(loop: str, patch: str = "") -> nbformat.NotebookNode:
         return nbformat.v4.new_notebook(cells=[
-            graded_cell("before = 1", "setup", locked=False, grade=False),
+            graded_cell("import math\nbefore = 1\n" + patch + "print('ran', before)", "setup", locked=False, grade=False),
             graded_cell("assert before == 1", "test-before"),
             graded_cell(loop + "needed = 2", "runaway", locked=False, grade=False),
             graded_cell("assert needed == 2", "test-needs-it"),
             graded_cell("assert before + 1 == 2", "test-independent"),
+            graded_cell("assert math.floor(2.5) == 2, 'floor is broken'", "test-floor"),
         ])
 
+    patch = "math.floor = lambda x: 42  # a cheat, or a slip: the notebook's tests now see it\n"
     notebooks = {"interrupted": notebook(LOOP), "killed": notebook(LOOP_SWALLOWING_INTERRUPTS),
-                 "verifier": notebook(LOOP_ONLY_IN_THE_VERIFIER)}
-    imports = {"modules": {}, "preload": []}
+                 "forked": notebook(LOOP_SWALLOWING_INTERRUPTS, patch)}
+    imports = {"modules": {"math": "math"}, "preload": ["math"]}
     result = execute_submission({
         "student": "s", "notebooks": {name: nbformat.writes(nb) for name, nb in notebooks.items()}, "kit": {},
         "timeout": 120, "cell_timeout": 2, "verify": {name: verifier_input(nb, imports) for name, nb in notebooks.items()},
     })
     ran_past = "CellTimeout: cell runaway ran past 2 s"
     needs_it = "CellTimeout: cell runaway ran past 2 s; this test ran after it and failed (it may need that cell)"
-    for name in ("interrupted", "killed"):
+    for name in notebooks:
         outcome = result["notebooks"][name]
         assert outcome["reason"] is None, outcome
         cells = annotated(outcome["notebook"])
-        assert cells[1] == [] and cells[4] == [], (name, cells)  # the tests before and beside it pass
+        assert cells[0] == ["ran 1"] and cells[1] == [] and cells[4] == [], (name, cells)  # the tests before and beside it pass
         assert cells[2][0] == ran_past and cells[3][0] == needs_it and cells[3][1].startswith("NameError"), (name, cells)
+        assert outcome["cpu"] > 0, outcome  # the warm starter reports what each run cost
     assert result["notebooks"]["interrupted"]["notes"] == ["cell runaway ran past 2 s (interrupted)"]
-    assert result["notebooks"]["killed"]["notes"][0].startswith("cell runaway ran past 2 s (it ignored the interrupt")
     assert annotated(result["notebooks"]["interrupted"]["notebook"])[2][1].startswith("KeyboardInterrupt")
-    expected_verdict = {"test-before": [True, ""], "test-needs-it": [False, "NameError: name 'needed' is not defined"],
-                        "test-independent": [True, ""]}
-    # interrupted by the verifier's alarm; skipped because the kernel had to be killed; killed and re-run
-    for name, skipped in (("interrupted", []), ("killed", [2]), ("verifier", [2])):
+    for name in ("killed", "forked"):
+        assert result["notebooks"][name]["notes"][0].startswith("cell runaway ran past 2 s (it ignored the interrupt")
+    # the notebook as its kernel ran it: the patched floor fails its test there ...
+    assert annotated(result["notebooks"]["forked"]["notebook"])[5] == [needs_it, "AssertionError: floor is broken"]
+    assert annotated(result["notebooks"]["killed"]["notebook"])[5] == []
+    expected = {"test-before": [True, ""], "test-needs-it": [False, "NameError: name 'needed' is not defined"],
+                "test-independent": [True, ""], "test-floor": [True, ""]}  # ... and passes in the trusted run
+    for name, skipped in (("interrupted", []), ("killed", [2]), ("forked", [2])):
         verdict = result["notebooks"][name]["verdict"]
         results = dict(verdict["results"])
-        evidence = results.pop(DIAGNOSIS_KEY, None)  # asked for when a test failed in the kernel: Start-here evidence
-        assert {"results": results, "runaway": verdict["runaway"]} == {"results": expected_verdict, "runaway": skipped}, (name, verdict)
-        assert (evidence is not None) == (name != "verifier"), (name, evidence)
-    assert result["notebooks"]["verifier"]["notes"] == [] and annotated(result["notebooks"]["verifier"]["notebook"])[3] == []
+        evidence = results.pop(DIAGNOSIS_KEY, None)  # a test failed: the Start-here evidence comes along
+        assert {"results": results, "runaway": verdict["runaway"]} == {"results": expected, "runaway": skipped}, (name, verdict)
+        assert evidence is not None and evidence["tests"]["test-needs-it"]["error"] == "NameError", (name, evidence)
 
 
 def test_tito_check_reports_a_runaway_cell_as_grading_does(tmp_path: Path) -> None:

@@ -130,12 +130,14 @@ class CpuLoad:
 # ---------------------------------------------------------------- one kill
 
 def kernels_looping(tmp: Path, token: str) -> list[Path]:
-    """The loop markers of this run's kernels: in the TMPDIR's scratch folders (tito check), or on the
-    grader slots' scratch disks (tito grade, sandboxed: tito/sandbox/caps.py)."""
+    """The loop markers of this run's kernels: in the TMPDIR's scratch folders (tito check's kernel-N), or
+    on the grader slots' scratch disks (tito grade's run-N, sandboxed: tito/sandbox/caps.py)."""
     from tito.sandbox.sandbox import SLOT_DIR
 
-    marker = f"kernel-*/work/looping-{token}"
-    return [*tmp.glob(f"tito-grade-*/{marker}"), *SLOT_DIR.glob(f"scratch-*/{marker}")]
+    found = []
+    for marker in (f"kernel-*/work/looping-{token}", f"run-*/work/looping-{token}"):
+        found += [*tmp.glob(f"tito-grade-*/{marker}"), *SLOT_DIR.glob(f"scratch-*/{marker}")]
+    return found
 
 
 def kill_mid_cell(args: list[str], cwd: Path, number: int, loops: int, token: str, ready=None) -> dict:

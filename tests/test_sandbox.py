@@ -34,7 +34,7 @@ import sample_submissions as samples  # noqa: E402
 MODULE = select_modules(ROOT, ["07_autograd"])[0]
 TIMEOUT = "120"  # the hard cap per submission; no student of this batch should reach it
 # The slowest cell of this batch (FLOOD: 1.25 GiB of output) takes 13 s on the loaded 2-core machine;
-# the `loop` student costs this twice (kernel and trusted re-run), `sigint` once.
+# the `loop` and `sigint` students cost this once each (the trusted run is the notebook's run).
 CELL_TIMEOUT = "30"
 pytestmark = pytest.mark.skipif(support().mode != "namespaces", reason="the full sandbox needs root and namespaces (CI runs as root)")
 

@@ -94,6 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from tito.grading.cpu import write_report
     from tito.grading.grade import format_table, grade_module
 
     root = find_root()
@@ -108,6 +109,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         report = grade_module(course, module, args.workers, args.timeout, args.scheduler, students=args.student,
                               cell_timeout=args.cell_timeout, memory=memory_size(args.memory),
                               allow_unsandboxed=args.allow_unsandboxed)
+    write_report(report.cpu, len(report.rows))  # only with TITO_CPU_REPORT set (bench/grading.py)
     print(ascii_only(format_table(report)))
     print(f"graded {len(report.rows)} submission(s) of {module.id} in {report.seconds:.1f}s; "
           f"{report.csv}; feedback under {course.root / 'feedback'}")

@@ -20,13 +20,11 @@ Every child runs in a process group of its own, dies with this process, and is S
 deadline; its address space may grow by at most "memory_mb" (a runaway allocation raises MemoryError).
 """
 
-import __future__
 
 import builtins
 import ctypes
 import json
 import os
-import re
 import resource
 import select
 import signal
@@ -44,21 +42,20 @@ def die_with_parent() -> None:
         pass
 
 
-def future_flags(cells: list) -> int:
-    """A cell's `from __future__ import annotations` holds for the cells after it, as in IPython."""
-    flags = 0
-    for cell in cells:
-        for names in re.findall(r"^from __future__ import ([\w, ]+)", cell["source"], re.MULTILINE):
-            for name in names.split(","):
-                feature = getattr(__future__, name.strip(), None)
-                if isinstance(feature, __future__._Feature):
-                    flags |= feature.compiler_flag
-    return flags
+def verifier_helpers():
+    """tito/sandbox/verifier.py, loaded by path (this script runs with -I, outside the package): its
+    `future_flags` and `first_line` are the ones used here."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sandbox", "verifier.py")
+    spec = importlib.util.spec_from_file_location("tito_verifier", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def first_line(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}".strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
+_verifier = verifier_helpers()
+future_flags, first_line = _verifier.future_flags, _verifier.first_line
 
 
 def address_space() -> int:

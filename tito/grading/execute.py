@@ -50,9 +50,9 @@ from nbclient.util import run_sync
 from tito.sandbox.caps import DEFAULT_MEMORY, SubmissionCaps
 from tito.sandbox.forkserver import DEVNULL, PIPE, warm_starter
 from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, recheck_support, worker_report
-from tito.sandbox.verdict import diagnose_if_failed
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
+NOTE_ROOM = 1 << 10  # the trusted run's own note that it dropped output
 VERIFIER = Path(__file__).resolve().parents[1] / "sandbox/verifier.py"  # run by path, in the sandbox
 DIAGNOSIS = VERIFIER.with_name("diagnosis.py")  # loaded by the verifier when asked to diagnose
 DEFAULT_CELL_TIMEOUT = 60.0  # seconds one cell may run
@@ -73,6 +73,7 @@ class GradingKernelManager(AsyncKernelManager):
     by the warm starter (tito/sandbox/forkserver.py) inside `jail` (None: unconfined)."""
 
     jail: Jail | None = None
+    launched: list | None = None  # each kernel process started, for the CPU it used
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
@@ -86,6 +87,8 @@ class GradingKernelManager(AsyncKernelManager):
         provisioner.process = warm_starter().spawn(kernel_cmd, kw["env"], kw.get("cwd") or os.getcwd(),
                                                    self.jail.spec() if self.jail else None)
         provisioner.pid = provisioner.pgid = provisioner.process.pid  # its own session and group
+        if self.launched is not None:
+            self.launched.append(provisioner.process)
         provisioner.cwd = kw.get("cwd")
         self._reconcile_connection_info(provisioner.connection_info)
 
@@ -109,6 +112,7 @@ class GradingClient(NotebookClient):
         self.runaway: dict[int, str] = {}
         self.current_index: int | None = None
         self.start_options: dict = {}
+        self.launched: list = []  # every kernel process this client started (replays start more)
 
     async def async_execute(self, reset_kc: bool = False, **kwargs) -> nbformat.NotebookNode:
         """nbclient's `async_execute`, going on after a cell that would not stop."""
@@ -197,7 +201,7 @@ class GradingClient(NotebookClient):
     def create_kernel_manager(self):
         km = GradingKernelManager(kernel_name="python3", transport="ipc", ip=str(self.ipc / "kernel"),
                                   connection_file=str(self.ipc / "kernel.json"))
-        km.jail = self.jail
+        km.jail, km.launched = self.jail, self.launched
         self.km = km
         return km
 
@@ -477,6 +481,7 @@ def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds
                     kill_process_tree(watchdog.kernel_pid)
     finally:
         watchdog.timer.cancel()
+    kernel_cpu = processes_cpu(client.launched)
     if watchdog.expired:
         return {"notebook": None, "reason": f"timed out after {limit:g}s (wall clock); all its processes were killed"}
     if watch.reason:
@@ -484,14 +489,43 @@ def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds
     if reason:
         return {"notebook": None, "reason": reason}
     notes = mark_runaway_cells(nb, client.runaway, cell_timeout or 0)
-    return {"notebook": nbformat.writes(nb), "reason": None, "notes": notes, "runaway": client.runaway}
+    return {"notebook": nbformat.writes(nb), "reason": None, "notes": notes, "runaway": client.runaway, "cpu": kernel_cpu}
 
 
-def code_cell_positions(notebook_json: str, indexes) -> list[int]:
-    """Notebook cell indexes -> positions among its code cells (how the verifier numbers cells)."""
-    nb = nbformat.reads(notebook_json, as_version=4)
-    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-    return [code.index(i) for i in indexes if i in code]
+def processes_cpu(processes: list) -> float:
+    """CPU seconds the ended warm-started processes used (each with all it waited for)."""
+    total = 0.0
+    for process in processes:
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
+        total += process.cpu or 0.0
+    return total
+
+
+def warm_starter_cpu() -> float:
+    """CPU seconds the warm starter of this process used itself (its imports, forking), 0 if none ran.
+    What it forked is counted apart: each command's CPU comes with its exit status."""
+    from tito.sandbox import forkserver
+
+    server = forkserver._server
+    if server is None:
+        return 0.0
+    try:
+        with open(f"/proc/{server.process.pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def tests_import(task: dict) -> tuple[str, ...]:
+    """The modules the graded tests import (hypothesis, ...), for the warm starter to load once;
+    never the kit's own package, which only the sandboxed process may import (from its kit)."""
+    kit_packages = {relative.split("/")[0] for relative in task["kit"]}
+    wanted = {name for verify in task.get("verify", {}).values() for name in verify.get("preload", [])}
+    return tuple(sorted(name for name in wanted if name.split(".")[0] not in kit_packages))
 
 
 def execute_submission(task: dict) -> dict:
@@ -514,6 +548,7 @@ def execute_submission(task: dict) -> dict:
                 "refused": f"worker {report['worker']} cannot build the sandbox ({why}); no student code ran there"}
     cell_timeout = task.get("cell_timeout", DEFAULT_CELL_TIMEOUT)
     memory = task.get("memory", DEFAULT_MEMORY)
+    warm_starter(preload=tests_import(task))
     with Slot() as slot, SubmissionCaps(slot.number if sandboxed else None, memory) as caps:
         scratch = caps.scratch
         watched = caps if sandboxed else None
@@ -530,33 +565,29 @@ def execute_submission(task: dict) -> dict:
             target.write_text(text, encoding="utf-8")
         for number, (name, notebook_json) in enumerate(task["notebooks"].items()):
             left = task["timeout"] - (time.monotonic() - started)
+            verify = task.get("verify", {}).get(name)
+            if verify is not None:  # grading: one trusted run gives the notebook and the verdict
+                run = Run(scratch, f"run-{number}", slot if sandboxed else None, kit_dir, left,
+                          readable=(VERIFIER, DIAGNOSIS), keep_stdout=True, caps=watched, memory=memory)
+                results[name] = run_graded(notebook_json, name, verify, run, kit_dir, left, task["timeout"], cell_timeout,
+                                           watched)
+                clean()
+                run.remove()
+                continue
             run = Run(scratch, f"kernel-{number}", slot if sandboxed else None, kit_dir, left, caps=watched, memory=memory)
             results[name] = run_notebook(notebook_json, name, run, kit_dir, left, task["timeout"], cell_timeout, watched,
                                          after_kill=clean)
             clean()
             run.remove()
-            verify = task.get("verify", {}).get(name)
-            if verify is not None and results[name]["reason"] is None:
-                killed = [i for i, how in results[name]["runaway"].items() if how == "killed"]
-                run = Run(scratch, f"verifier-{number}", slot if sandboxed else None, kit_dir, task["timeout"],
-                          readable=(VERIFIER, DIAGNOSIS), keep_stdout=True, caps=watched, memory=memory)
-                verify = diagnose_if_failed(verify, results[name]["notebook"])  # Start here: only for failures
-                verify = dict(verify, skip=code_cell_positions(notebook_json, killed))
-                verdict = run_verifier(verify, run, kit_dir, task["timeout"], cell_timeout, watched)
-                clean()
-                run.remove()
-                if "cap" in verdict:  # a cap hit while the verifier ran: the submission scores 0 all the same
-                    results[name] = {"notebook": None, "reason": f"{verdict['cap']}; it was stopped"}
-                else:
-                    results[name]["verdict"] = verdict
     return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started, "sandbox": report}
 
 
 VERDICT_LIMIT = 1 << 20  # bytes of verifier answer read at most
+NOTEBOOK_ANSWER_LIMIT = 16 << 20  # ... when it also sends the notebook's outputs (at most 1 MiB of text, JSON-escaped)
 
 
 def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float, cell_timeout: float | None = None,
-                 caps: SubmissionCaps | None = None) -> dict:
+                 caps: SubmissionCaps | None = None, spent: list | None = None) -> dict:
     """The graded tests re-run by tito/sandbox/verifier.py in a fresh sandboxed process: {"results":
     {grade_id: [passed, message]}, "runaway": [code cell positions it had to skip]}, {"error": why
     there is no verdict}, or {"cap": the cap the submission hit}. A cell that runs past the cell
@@ -565,7 +596,7 @@ def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float, cell_tim
     skip = list(verify.get("skip", []))
     while True:
         outcome, value, status = verifier_attempt(dict(verify, kit=str(kit_dir), skip=skip, cell_timeout=cell_timeout or 0),
-                                                  run, kit_dir, deadline, cell_timeout, caps)
+                                                  run, kit_dir, deadline, cell_timeout, caps, spent)
         if outcome == "cap":
             return {"cap": value}
         if outcome == "verdict":
@@ -578,15 +609,127 @@ def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float, cell_tim
         return {"error": f"the trusted re-run ended without a verdict (exit status {status})"}
 
 
+def run_graded(notebook_json: str, name: str, verify: dict, run: Run, kit_dir: Path, seconds: float, limit: float,
+               cell_timeout: float | None = None, caps: SubmissionCaps | None = None) -> dict:
+    """Grading's one execution of a notebook: tito/sandbox/verifier.py runs it once, in a fresh
+    sandboxed process, and sends both the notebook's outputs (as its kernel would have made them)
+    and the trusted verdict. The same result as `run_notebook`, plus "verdict" (as `run_verifier`'s).
+
+    A cell that runs past the cell timeout is interrupted; one that swallows the interrupt gets
+    the run killed and started again without it. Where student code changes what the tests would
+    see, the run forks and the rest of the notebook runs twice (its kernel's way, and trusted);
+    it then gets `seconds` once more."""
+    import json
+
+    (run.work / f"{name}.ipynb").write_text(notebook_json, encoding="utf-8")  # the notebook is in its folder, as in a kernel's
+    deadline = time.monotonic() + seconds
+    skip: list[int] = []
+    spent: list = []
+    task = dict(verify, notebook=True, diagnose="on-failure" if verify.get("diagnose") else False)
+    while True:
+        heard: dict = {"outputs": {}, "extension": seconds}
+        outcome, value, status = verifier_attempt(dict(task, kit=str(kit_dir), skip=skip, cell_timeout=cell_timeout or 0),
+                                                  run, kit_dir, deadline, cell_timeout, caps, spent, heard)
+        if outcome == "runaway" and value is not None and value not in skip:
+            skip.append(value)
+            continue
+        break
+    cpu = processes_cpu(spent)
+    nb = json.loads(notebook_json)
+    code = [i for i, cell in enumerate(nb["cells"]) if cell.get("cell_type") == "code"]
+    where = f"cell {code[heard['cell']]}" if heard.get("cell") is not None and heard["cell"] < len(code) else "a cell"
+    if outcome == "cap":
+        return {"notebook": None, "reason": f"{value}; it was stopped", "cpu": cpu}
+    if outcome == "timeout":
+        return {"notebook": None, "reason": f"timed out after {limit:g}s (wall clock); all its processes were killed", "cpu": cpu}
+    if outcome != "verdict":
+        return {"notebook": None, "reason": f"the kernel died while running {where} (crash, os._exit or killed)", "cpu": cpu}
+    runaway = {code[position]: "killed" for position in skip if position < len(code)}
+    spent_text, cut = 0, False
+    for position, index in enumerate(code):
+        cell = nb["cells"][index]
+        payload = heard["outputs"].get(position)
+        try:
+            said = json.loads(payload) if payload is not None else {}
+        except ValueError:
+            said = {}
+        said = said if isinstance(said, dict) else {}
+        outputs = []
+        for output in said.get("outputs") if isinstance(said.get("outputs"), list) else []:
+            kept = notebook_output(output)
+            if kept is None:
+                continue
+            if kept["output_type"] != "error":
+                spent_text += output_size(kept)
+                if spent_text > OUTPUT_LIMIT + NOTE_ROOM:  # the run's own cap (and its note), enforced again here
+                    if not cut:
+                        cut = True
+                        outputs.append(nbformat.v4.new_output(
+                            "stream", name="stderr", text=f"\n[output truncated by the grader after {OUTPUT_LIMIT} bytes]\n"))
+                    continue
+            outputs.append(kept)
+        cell["outputs"] = outputs
+        count = said.get("count")
+        cell["execution_count"] = count if type(count) is int and count >= 0 else None
+        if said.get("late") is True and index not in runaway:
+            runaway[index] = "interrupted"
+    executed = nbformat.from_dict(nb)
+    notes = mark_runaway_cells(executed, runaway, cell_timeout or 0)
+    results = value if isinstance(value, dict) else {}
+    return {"notebook": json.dumps(executed), "reason": None, "notes": notes, "runaway": runaway,
+            "verdict": {"results": results, "runaway": skip}, "cpu": cpu}
+
+
+def notebook_output(output) -> dict | None:
+    """One output the trusted run reported, rebuilt from what nbformat allows (its process ran
+    student code: anything else is dropped), or None."""
+    if not isinstance(output, dict):
+        return None
+    kind = output.get("output_type")
+    if kind == "stream":
+        if output.get("name") in ("stdout", "stderr") and isinstance(output.get("text"), str):
+            return {"output_type": "stream", "name": output["name"], "text": output["text"]}
+        return None
+    if kind in ("display_data", "execute_result"):
+        data, metadata = output.get("data"), output.get("metadata")
+        if not isinstance(data, dict) or not isinstance(metadata, dict):
+            return None
+        kept = {mime: value for mime, value in data.items() if isinstance(mime, str)
+                and (isinstance(value, str) or mime == "application/json" or mime.endswith("+json"))}
+        if not kept:
+            return None
+        made = {"output_type": kind, "data": kept, "metadata": metadata}
+        if kind == "execute_result":
+            count = output.get("execution_count")
+            made["execution_count"] = count if type(count) is int else None
+        return made
+    if kind == "error":
+        traceback = output.get("traceback")
+        if isinstance(output.get("ename"), str) and isinstance(output.get("evalue"), str) and isinstance(traceback, list):
+            return {"output_type": "error", "ename": output["ename"], "evalue": output["evalue"],
+                    "traceback": [line for line in traceback if isinstance(line, str)]}
+    return None
+
+
+def output_size(output: dict) -> int:
+    return len(output.get("text", "")) + sum(len(str(v)) for v in output.get("data", {}).values())
+
+
 def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cell_timeout: float | None,
-                     caps: SubmissionCaps | None) -> tuple[str, object, int | None]:
+                     caps: SubmissionCaps | None, spent: list | None = None,
+                     heard: dict | None = None) -> tuple[str, object, int | None]:
     """One run of the verifier: ("verdict", results), ("runaway", code cell position), ("timeout", None),
-    ("cap", reason) or ("ended", None); and its exit status. It says "cell N" before each cell."""
+    ("cap", reason) or ("ended", None); and its exit status. It says "cell N" before each cell.
+    With `heard` (the notebook's one trusted run), what it says of the notebook is collected there:
+    "outputs" {code cell position: JSON text}, "cell" (the last cell it started), "notebook_done"
+    (a forked notebook run finished), "forked" (its reason); a fork gets another `extension` seconds."""
     import json
     import queue
 
     process = warm_starter().spawn([sys.executable, "-I", str(VERIFIER)], kernel_environment(kit_dir, run.work), run.work,
                                    run.jail.spec() if run.jail else None, stdin=PIPE, stdout=PIPE, stderr=DEVNULL)
+    if spent is not None:
+        spent.append(process)
     lines: queue.Queue = queue.Queue()
 
     def talk() -> None:
@@ -595,7 +738,7 @@ def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cel
             process.stdin.close()
         except OSError:
             pass
-        budget = VERDICT_LIMIT
+        budget = VERDICT_LIMIT if heard is None else NOTEBOOK_ANSWER_LIMIT
         while budget > 0:
             line = process.stdout.readline(budget)
             if not line:
@@ -628,6 +771,20 @@ def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cel
             text = line.decode("utf-8", "replace").strip()
             if text.startswith("cell ") and text[5:].isdigit():
                 current, since = int(text[5:]), time.monotonic()
+                if heard is not None:
+                    heard["cell"] = current
+            elif heard is not None and text.startswith("out "):
+                position, _, payload = text[4:].partition(" ")
+                if position.isdigit():
+                    heard["outputs"][int(position)] = payload
+            elif heard is not None and text.startswith("diverged ") and "forked" not in heard:
+                heard["forked"] = text[9:]
+                deadline += heard.get("extension", 0)  # the rest of the notebook runs twice from here
+            elif heard is not None and text == "notebook-done":
+                heard["notebook_done"] = True
+            elif heard is not None and text == "notebook-ended" and not heard.get("notebook_done"):
+                outcome = ("ended", None)  # the notebook's run died (os._exit, a crash): no verdict needed
+                break
             elif text.startswith("verdict "):
                 try:
                     outcome = ("verdict", json.loads(text[8:]))

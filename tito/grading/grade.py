@@ -14,6 +14,8 @@ row they make says so in `reasons` and in its feedback.
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import shutil
 import sys
@@ -30,7 +32,8 @@ import nbformat
 from tito.course.kit import grading_package
 from tito.course.layout import Course, put_own_bin_on_path
 from tito.grading import gradebook as gb
-from tito.grading.execute import DEFAULT_CELL_TIMEOUT, execute_submission, read_kit
+from tito.grading.cpu import CpuMeter
+from tito.grading.execute import DEFAULT_CELL_TIMEOUT, execute_submission, read_kit, warm_starter_cpu
 from tito.grading.feedback import FeedbackWriter, read_reasons, reason_cell, review_cell, write_reason
 from tito.grading.review import reapply_overrides, set_note_cell, with_override_notes
 from tito.grading.start_here import keep_diagnosis
@@ -49,6 +52,7 @@ class Submission:
     sanitized: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)  # notebook -> why it scores 0
     deleted: dict[str, list[str]] = field(default_factory=dict)  # notebook -> graded cells the student deleted
+    autograded: dict[str, nbformat.NotebookNode] = field(default_factory=dict)  # as recorded, for its feedback page
 
 
 @dataclass
@@ -58,6 +62,7 @@ class GradeReport:
     csv: Path
     seconds: float
     refused: list[str] = field(default_factory=list)  # one line per worker whose results were refused
+    cpu: CpuMeter = field(default_factory=CpuMeter)  # where the CPU went, by phase
 
 
 def find_submissions(course: Course, module_id: str) -> list[Submission]:
@@ -67,7 +72,8 @@ def find_submissions(course: Course, module_id: str) -> list[Submission]:
 
 def prepare(course: Course, config, submission: Submission, module_id: str, notebooks: list[str]) -> None:
     """Gradebook rows, then each notebook read and sanitized, or its reason for scoring 0."""
-    gb.start_submission(course, module_id, submission.student, submission.folder)
+    with gb.one_transaction(course):
+        gb.start_submission(course, module_id, submission.student, submission.folder)
     for name in notebooks:
         path = submission.folder / f"{name}.ipynb"
         if not path.is_file():
@@ -95,7 +101,8 @@ def first_line(error: BaseException) -> str:
 
 
 def task_for(submission: Submission, kit: dict[str, str], timeout: float, imports: dict) -> dict | None:
-    notebooks = {name: nbformat.writes(nb) for name, nb in submission.sanitized.items()}
+    # Plain JSON: validated when read, then changed by nbgrader's own preprocessors only.
+    notebooks = {name: json.dumps(nb) for name, nb in submission.sanitized.items()}
     if not notebooks:
         return None
     verify = {name: verifier_input(nb, imports) for name, nb in submission.sanitized.items()}
@@ -117,15 +124,23 @@ def outcomes(futures: dict, completed) -> Iterator[tuple[dict, dict]]:
             yield task, failed_result(task, error)
 
 
+def timed_execution(task: dict) -> dict:
+    """execute_submission, with this worker thread's own CPU in the result ("worker_cpu")."""
+    began = time.thread_time()
+    result = execute_submission(task)
+    result["worker_cpu"] = time.thread_time() - began
+    return result
+
+
 class LocalWorkers:
-    """`workers` threads, each driving one kernel at a time (the CPU work is in the kernels)."""
+    """`workers` threads, each driving one sandboxed run at a time (the CPU work is in those processes)."""
 
     def __init__(self, workers: int) -> None:
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers))
         self.futures: dict = {}
 
     def submit(self, task: dict) -> None:
-        self.futures[self.pool.submit(execute_submission, task)] = task
+        self.futures[self.pool.submit(timed_execution, task)] = task
 
     def results(self) -> Iterator[tuple[dict, dict]]:
         return outcomes(self.futures, as_completed(self.futures))
@@ -188,7 +203,9 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
         extra = (results.get(name) or {}).get("notes", [])  # cells that ran past the cell timeout, no sandbox
         notes += extra
         if reason is None:
-            nb = nbformat.reads(results[name]["notebook"], as_version=4)
+            # Built by the worker from the sanitized notebook and outputs rebuilt to nbformat's schema
+            # (tito/grading/execute.py: notebook_output): no second validation needed.
+            nb = nbformat.from_dict(json.loads(results[name]["notebook"]))
             found = apply_verdict(nb, results[name].get("verdict"), submission.deleted.get(name, []))
             keep_diagnosis(nb, results[name].get("verdict"))  # for the feedback's Start-here line
             notes += found
@@ -210,6 +227,7 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
                 nb.cells.insert(0, review_cell(extra))
             nb.cells.insert(0, reason_cell(reason))
         nbformat.write(nb, target / f"{name}.ipynb")
+        submission.autograded[name] = nb
     reason = "; ".join([*(submission.reasons[n] for n in notebooks if n in submission.reasons), *notes])
     write_reason(target, reason)
     return reason
@@ -217,14 +235,16 @@ def finish(course: Course, config, submission: Submission, module_id: str, noteb
 
 def finish_safely(course: Course, config, submission: Submission, module_id: str, notebooks: list[str], results: dict) -> str:
     """`finish`, and if recording itself breaks on this submission, record it as 0 with that reason:
-    one broken submission never stops the batch."""
+    one broken submission never stops the batch. Each attempt is one gradebook transaction."""
     try:
-        return finish(course, config, submission, module_id, notebooks, results)
+        with gb.one_transaction(course):
+            return finish(course, config, submission, module_id, notebooks, results)
     except Exception as error:
         reason = f"could not be recorded ({type(error).__name__}: {first_line(error)})"
         submission.sanitized.clear()
         submission.reasons = {name: reason for name in notebooks}
-        return finish(course, config, submission, module_id, notebooks, {})
+        with gb.one_transaction(course):
+            return finish(course, config, submission, module_id, notebooks, {})
 
 
 def late_notes(course: Course, module_id: str, student: str, notebook: str) -> list[str]:
@@ -278,7 +298,21 @@ def grade_module(
     students: list[str] | None = None,
     cell_timeout: float = DEFAULT_CELL_TIMEOUT, memory: int = DEFAULT_MEMORY, allow_unsandboxed: bool = False,
 ) -> GradeReport:
+    try:
+        with gb.one_gradebook(course):  # opened once for the run; each submission is one transaction
+            return grade_each(course, module, workers, timeout, scheduler, feedback, students, cell_timeout, memory,
+                              allow_unsandboxed)
+    finally:
+        gc.unfreeze()
+
+
+def grade_each(
+    course: Course, module: Module, workers: int, timeout: float, scheduler: str | None, feedback: bool,
+    students: list[str] | None, cell_timeout: float, memory: int, allow_unsandboxed: bool,
+) -> GradeReport:
     started = time.monotonic()
+    meter = CpuMeter()
+    meter.add("start-up", time.process_time())  # this process so far: Python, imports, the command line
     put_own_bin_on_path()
     # SQLAlchemy 2.1 warns "Object of type <SubmittedAssignment> not in session" inside nbgrader: cosmetic.
     warnings.filterwarnings("ignore", message=".*not in session.*")
@@ -318,7 +352,8 @@ def grade_module(
         recorded.add(submission.student)
         if writer:
             try:
-                writer.write(submission.student, notebooks)
+                with meter.phase("feedback"):
+                    writer.write(submission.student, notebooks, submission.autograded)
             except Exception as error:  # the grade is recorded; only its page is missing
                 problems.append(f"no feedback for {submission.student}: {type(error).__name__}: {first_line(error)}")
         progress.advance(failed=is_failure(reason))
@@ -328,25 +363,34 @@ def grade_module(
     by_student = {}
     refused: dict[str, list[str]] = {}  # worker problem -> students whose results were refused
     pool = DaskWorkers(scheduler) if scheduler else LocalWorkers(workers)
+    meter.add("set-up", time.thread_time() - meter.started)  # the gradebook, the kit, the release read
+    # What the set-up made lives as long as the run (nbconvert, nbgrader, SQLAlchemy, the exporter: some
+    # 160,000 objects); the garbage collector's full passes then skip it (gc.unfreeze at the end).
+    gc.freeze()
     try:
         for submission in submissions:  # workers start on the first while the rest are prepared
             try:
-                with signals_deferred():
+                with signals_deferred(), meter.phase("prepare"):
                     prepare(course, config, submission, module.id, notebooks)
             except Exception as error:  # recorded as 0 below, with this reason
                 submission.sanitized.clear()
                 reason = f"could not be prepared ({type(error).__name__}: {first_line(error)})"
                 submission.reasons = {name: reason for name in notebooks}
             by_student[submission.student] = submission
-            task = task_for(submission, kit, timeout, imports)
+            with meter.phase("prepare"):
+                task = task_for(submission, kit, timeout, imports)
             if task:
                 task.update(limits)
                 pool.submit(task)
             else:  # nothing runnable: record the zeros now
                 with signals_deferred():
-                    done(submission, finish_safely(course, config, submission, module.id, notebooks, {}))
+                    with meter.phase("record"):
+                        reason = finish_safely(course, config, submission, module.id, notebooks, {})
+                    done(submission, reason)
         for task, result in pool.results():
             submission = by_student[task["student"]]
+            meter.add("workers", result.get("worker_cpu", 0.0))
+            meter.add("runs", sum(o.get("cpu") or 0.0 for o in result.get("notebooks", {}).values()))
             problem = sandbox_problem(result) if "sandbox" in result else None  # without: the task itself failed
             if problem and (result.get("refused") or not allow_unsandboxed):
                 refused.setdefault(problem, []).append(submission.student)
@@ -356,7 +400,11 @@ def grade_module(
                 for outcome in result["notebooks"].values():
                     outcome.setdefault("notes", []).insert(0, f"graded WITHOUT the sandbox: {problem}")
             with signals_deferred():  # a stop (SIGTERM, SIGHUP, Ctrl-C) waits until this one is recorded whole
-                done(submission, finish_safely(course, config, submission, module.id, notebooks, result["notebooks"]))
+                with meter.phase("record"):
+                    reason = finish_safely(course, config, submission, module.id, notebooks, result["notebooks"])
+                done(submission, reason)
+            submission.autograded.clear()  # its page is written: nothing more to keep
+            submission.sanitized.clear()
     except BaseException as error:  # stopped (or broken): only whole records stay
         pool.abandon(stopping=isinstance(error, KeyboardInterrupt))
         forget_unfinished(course, module.id, [s for s in by_student if s not in recorded and s not in graded_before])
@@ -370,7 +418,7 @@ def grade_module(
         print(f"tito grade: {problem}", file=sys.stderr)
     # A refused result records nothing: a student graded before keeps that grade, one never graded has no row.
     forget_unfinished(course, module.id, [s for students in refused.values() for s in students if s not in graded_before])
-    with signals_deferred():  # grades.csv is written whole
+    with signals_deferred(), meter.phase("csv"):  # grades.csv is written whole
         reasons = with_override_notes(course, read_reasons(course))
         for problem, students in refused.items():
             for student in students:
@@ -382,7 +430,8 @@ def grade_module(
             for row in gb.export_csv(course, reasons, csv_path)
             if row["assignment"] == module.id and row["student_id"] in graded
         ]
-    return GradeReport(module.id, rows, csv_path, time.monotonic() - started, refusal_lines(refused))
+    meter.add("warm starter", warm_starter_cpu())
+    return GradeReport(module.id, rows, csv_path, time.monotonic() - started, refusal_lines(refused), meter)
 
 
 def default_workers() -> int:

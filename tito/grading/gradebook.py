@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -64,6 +66,152 @@ def share_engines() -> None:
 
     shared_engine.shared_by_tito = True
     api.create_engine = shared_engine
+
+
+# Modules that open nbgrader Gradebooks by the name `Gradebook` (nbgrader's preprocessors each open their own).
+OPENERS = ("nbgrader.api", "nbgrader.preprocessors.saveautogrades", "nbgrader.preprocessors.latesubmissions",
+           "nbgrader.preprocessors.overwritecells", "nbgrader.preprocessors.overwritekernelspec",
+           "nbgrader.preprocessors.getgrades")
+
+
+@contextmanager
+def one_gradebook(course: Course) -> Iterator[None]:
+    """For a grading run: every `Gradebook(url)` opened for this course's database, by tito or by
+    nbgrader's preprocessors, is one Gradebook, opened once. (Opening one checks every table of the
+    schema and closing it disposes of the connection pool: nine times per submission before.) The
+    coordinator's thread alone uses it; `one_transaction` groups its writes per submission."""
+    import importlib
+
+    from nbgrader.api import Gradebook
+
+    put_own_bin_on_path()
+    share_engines()
+    url = course.gradebook_url
+    book = Gradebook(url, COURSE_ID)
+    book.close = lambda: None  # closed once, at the end of the run
+    look_up_per_notebook(book)
+
+    def opened(db_url: str, *args, **kwargs):
+        return book if db_url == url else Gradebook(db_url, *args, **kwargs)
+
+    modules = [importlib.import_module(name) for name in OPENERS]
+    for module in modules:
+        module.Gradebook = opened
+    _open_books[url] = book
+    try:
+        yield
+    finally:
+        del _open_books[url]
+        for module in modules:
+            module.Gradebook = Gradebook
+        del book.close
+        book.close()
+
+
+_open_books: dict = {}  # gradebook URL -> the one Gradebook of the grading run now going on
+
+
+def look_up_per_notebook(book) -> None:
+    """nbgrader's preprocessors look each cell up on its own: `find_source_cell` and
+    `find_graded_cell` (sanitizing), `find_grade` and `find_comment` (recording, feedback), a
+    join of up to seven tables each, one query per cell. Here the first lookup in a notebook loads
+    all its rows of that kind with one query, and the others are answered from them: the same
+    objects of the same session, nbgrader's order of cell types kept. What was loaded is forgotten
+    at every commit and rollback, so nothing stale is ever returned; a name not found is left to
+    nbgrader's own method (and its error)."""
+    from nbgrader.api import (
+        Assignment,
+        BaseCell,
+        Comment,
+        Grade,
+        GradeCell,
+        Notebook,
+        SourceCell,
+        Student,
+        SubmittedAssignment,
+        SubmittedNotebook,
+        TaskCell,
+    )
+    from sqlalchemy import event
+    from sqlalchemy.orm import undefer
+
+    loaded: dict = {}
+
+    def submitted(model, notebook: str, assignment: str, student: str) -> dict:
+        """(cell name, cell type) -> the Grade or Comment of that cell in one submitted notebook."""
+        key = (model.__name__, notebook, assignment, student)
+        if key not in loaded:
+            query = book.db.query(model, BaseCell.name, BaseCell.type)
+            if model is Grade:  # its points, which nbgrader's feedback reads, would be one more query per grade
+                query = query.options(undefer(Grade.max_score))
+            rows = (query
+                    .join(BaseCell, BaseCell.id == model.cell_id)
+                    .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                    .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                    .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                    .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                    .join(Student, Student.id == SubmittedAssignment.student_id)
+                    .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student).all())
+            loaded[key] = {(name, kind): row for row, name, kind in rows}
+        return loaded[key]
+
+    def released(model, notebook: str, assignment: str) -> dict:
+        """cell name -> the SourceCell, GradeCell or TaskCell of that name in a notebook of the release."""
+        key = (model.__name__, notebook, assignment)
+        if key not in loaded:
+            rows = (book.db.query(model).join(Notebook, Notebook.id == model.notebook_id)
+                    .join(Assignment, Assignment.id == Notebook.assignment_id)
+                    .filter(Notebook.name == notebook, Assignment.name == assignment).all())
+            loaded[key] = {row.name: row for row in rows}
+        return loaded[key]
+
+    def first(found, fallback, *args):
+        return next((hit for hit in found if hit is not None), None) or fallback(*args)
+
+    find_grade, find_comment = book.find_grade, book.find_comment
+    find_source_cell, find_graded_cell = book.find_source_cell, book.find_graded_cell
+
+    def grade_of(cell: str, notebook: str, assignment: str, student: str):
+        rows = submitted(Grade, notebook, assignment, student)
+        return first((rows.get((cell, "GradeCell")), rows.get((cell, "TaskCell"))), find_grade, cell, notebook, assignment, student)
+
+    def comment_of(cell: str, notebook: str, assignment: str, student: str):
+        rows = submitted(Comment, notebook, assignment, student)
+        return first((rows.get((cell, "SolutionCell")), rows.get((cell, "TaskCell"))), find_comment, cell, notebook, assignment,
+                     student)
+
+    def source_cell_of(name: str, notebook: str, assignment: str):
+        return first((released(SourceCell, notebook, assignment).get(name),), find_source_cell, name, notebook, assignment)
+
+    def graded_cell_of(name: str, notebook: str, assignment: str):
+        return first((released(GradeCell, notebook, assignment).get(name), released(TaskCell, notebook, assignment).get(name)),
+                     find_graded_cell, name, notebook, assignment)
+
+    session = book.db()
+    for moment in ("after_commit", "after_soft_rollback"):
+        event.listen(session, moment, lambda *_: loaded.clear())
+    book.find_grade, book.find_comment = grade_of, comment_of
+    book.find_source_cell, book.find_graded_cell = source_cell_of, graded_cell_of
+
+
+@contextmanager
+def one_transaction(course: Course) -> Iterator[None]:
+    """Inside `one_gradebook`: the commits nbgrader makes (one per graded cell, one per solution cell)
+    only flush, and one commit at the end writes them all, or a rollback undoes them all: a
+    submission is recorded whole or not at all. Outside a grading run it changes nothing."""
+    book = _open_books.get(course.gradebook_url)
+    if book is None or "commit" in vars(book.db):  # no grading run, or already inside a transaction
+        yield
+        return
+    book.db.commit = book.db.flush
+    try:
+        yield
+    except BaseException:
+        del book.db.commit
+        book.db.rollback()
+        raise
+    del book.db.commit
+    book.db.commit()
 
 
 def gradebook(course: Course):  # -> nbgrader.api.Gradebook

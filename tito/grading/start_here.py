@@ -217,11 +217,17 @@ def stub_message(cell: nbformat.NotebookNode, nb: nbformat.NotebookNode) -> str 
         if not meta.get("solution"):
             continue
         line = int(frame[2])
-        for function in student_functions([{"source": owner.source, "solution": True, "grade_id": meta.get("grade_id")}]):
+        for function in functions_of(owner.source, meta.get("grade_id")):
             if function["lines"][0] <= line <= function["lines"][1]:
                 return one_line(f"`{function['name']}` (cell {function['cell']}) is not written yet")
         return None
     return None
+
+
+@functools.lru_cache(maxsize=512)
+def functions_of(source: str, grade_id: str | None) -> tuple[dict, ...]:
+    """The functions a solution cell defines (parsed once per distinct source)."""
+    return tuple(student_functions([{"source": source, "solution": True, "grade_id": grade_id}]))
 
 
 def explain_failure(cell: nbformat.NotebookNode, nb: nbformat.NotebookNode) -> str:
@@ -263,8 +269,14 @@ def graph_dot(graph: dict) -> str | None:
 def graph_svg(graph: dict) -> str | None:
     """The graph as SVG, drawn by Graphviz's `dot`; None when dot is missing or fails."""
     dot = graph_dot(graph)
+    return drawn_svg(dot) if dot is not None else None
+
+
+@functools.lru_cache(maxsize=64)
+def drawn_svg(dot: str) -> str | None:
+    """`dot -Tsvg` of the DOT text, once per distinct graph (students with the same mistake get the same one)."""
     program = shutil.which("dot")
-    if dot is None or program is None:
+    if program is None:
         return None
     try:
         drawn = subprocess.run([program, "-Tsvg"], input=dot, capture_output=True, text=True, timeout=20)

@@ -122,9 +122,24 @@ def quotes(text: str, secrets: set[str]) -> bool:
         context = CONTEXT_LINE.match(line)
         if stripped in secrets or (context and line[context.end():].strip() in secrets):
             return True
-        if any(len(secret) >= SUBSTRING_MIN and secret in line for secret in secrets):
+        if long_secrets(secrets).search(line):
             return True
     return False
+
+
+_patterns: dict = {}  # id of a set of secrets -> (that set, its long lines as one pattern): one entry
+
+
+def long_secrets(secrets: set[str]) -> re.Pattern:
+    """One pattern matching any secret of at least SUBSTRING_MIN characters (a search in C, not a
+    Python loop over every secret for every line of every output)."""
+    kept = _patterns.get(id(secrets))
+    if kept is None or kept[0] is not secrets or kept[2] != len(secrets):
+        long = sorted((s for s in secrets if len(s) >= SUBSTRING_MIN), key=len, reverse=True)
+        pattern = re.compile("|".join(map(re.escape, long))) if long else re.compile(r"(?!)")  # (?!) never matches
+        _patterns.clear()
+        _patterns[id(secrets)] = kept = (secrets, pattern, len(secrets))
+    return kept[1]
 
 
 def scrub(text: str, secrets: set[str]) -> str:

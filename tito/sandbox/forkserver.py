@@ -1,7 +1,7 @@
 """The warm starter: the grader's kernels and verifiers start in about 0.1 s of CPU instead of 1 s,
 because they are forked from a process that has already imported ipykernel, IPython and NumPy.
 
-    python -E -s tito/sandbox/forkserver.py SOCKET PARENT_PID     (started by `warm_starter()`, as the grader's user)
+    python -E -s tito/sandbox/forkserver.py SOCKET PARENT_PID [MODULE...]   (started by `warm_starter()`, as the grader's user)
 
 The server is trusted code: single-threaded, started with a scrubbed environment (a forked child
 can read the server's original environment in /proc/self/environ), listening on a socket in a
@@ -56,7 +56,7 @@ CANNOT_START = 125  # B's exit status when its confinement failed
 
 # ---------------------------------------------------------------- the server (a separate process)
 
-def serve(path: str) -> None:
+def serve(path: str, extra: list[str] = ()) -> None:
     import gc
     import importlib
     import importlib.util
@@ -65,11 +65,16 @@ def serve(path: str) -> None:
     # then leaves the notebook's folder off sys.path. Our own folder goes: children never see it.
     if sys.path and os.path.realpath(sys.path[0]) == str(SERVER.parent):
         del sys.path[0]
-    for name in PRELOAD:
+    for name in (*PRELOAD, *extra):
         try:
             importlib.import_module(name)
         except ImportError:  # noqa: PERF203 -- a module this venv lacks simply starts cold
             pass
+    import inspect
+
+    # inspect.getmodule maps every loaded module's file on its first miss (a traceback's cell frame):
+    # thousands of stat calls, done here once instead of in every child's first traceback.
+    inspect.getmodule(None, "<tito warm starter>")
     spec = importlib.util.spec_from_file_location("tito_jail", SERVER.with_name("jail.py"))
     jail = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(jail)
@@ -125,15 +130,16 @@ def reap(children: dict) -> None:
     server being a subreaper, whatever was orphaned below them (a kernel whose A was killed first)."""
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait3(os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
         connection = children.pop(pid, None)
         if connection is not None:
-            try:
-                connection.send(f"exit {os.waitstatus_to_exitcode(status)}".encode())
+            try:  # with the CPU seconds of the command and everything it waited for
+                cpu = usage.ru_utime + usage.ru_stime
+                connection.send(f"exit {os.waitstatus_to_exitcode(status)} {cpu:.6f}".encode())
             except OSError:
                 pass
             connection.close()
@@ -351,6 +357,7 @@ class ForkedProcess:
             raise OSError("the warm starter did not start the command")
         self.pid = int(reply.split()[1])
         self.returncode: int | None = None
+        self.cpu: float | None = None  # CPU seconds of the command and all it waited for, once it ended
         self.stdin, self.stdout, self.stderr = pipes.get(0), pipes.get(1), pipes.get(2)
         self.args = None
 
@@ -360,6 +367,7 @@ class ForkedProcess:
                 message = self.connection.recv(64).decode()
                 # no message: the server itself died, and with it the way to know; report a kill
                 self.returncode = int(message.split()[1]) if message.startswith("exit ") else -signal.SIGKILL
+                self.cpu = float(message.split()[2]) if message.startswith("exit ") and len(message.split()) > 2 else None
                 self.connection.close()
             return self.returncode
 
@@ -387,7 +395,7 @@ class ForkedProcess:
 
 
 class ForkServer:
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
         import tempfile
 
         self.folder = Path(tempfile.mkdtemp(prefix="tito-forkserver-"))  # 0700: only we can connect
@@ -396,7 +404,8 @@ class ForkServer:
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # no threads in a forking process
         env.update(PYDEVD_DISABLE_FILE_VALIDATION="1")  # debugpy's import-time warning about frozen modules
         # Its stdin is its lifeline: EOF when this process ends, however it ends.
-        self.process = subprocess.Popen([sys.executable, "-E", "-s", str(SERVER), str(self.socket), str(os.getpid())],
+        self.process = subprocess.Popen([sys.executable, "-E", "-s", str(SERVER), str(self.socket), str(os.getpid()),
+                                         *preload],
                                         stdin=PIPE, stdout=PIPE, env=env, cwd="/", start_new_session=True)
         if self.process.stdout.readline() != b"ready\n":
             self.process.kill()
@@ -444,8 +453,9 @@ _server_lock = threading.Lock()
 _stopped = False
 
 
-def warm_starter() -> ForkServer:
-    """This process's server, started on first use and stopped at exit."""
+def warm_starter(preload: tuple[str, ...] = ()) -> ForkServer:
+    """This process's server, started on first use (importing `preload` too: the modules the
+    graded notebooks' tests import) and stopped at exit."""
     global _server
     with _server_lock:
         if _stopped:
@@ -453,7 +463,7 @@ def warm_starter() -> ForkServer:
         if _server is None or _server.process.poll() is not None:
             import atexit
 
-            _server = ForkServer()
+            _server = ForkServer(preload)
             atexit.register(_server.close)
         return _server
 
@@ -471,6 +481,6 @@ def stop_warm_starter() -> None:
 
 if __name__ == "__main__":
     try:
-        serve(sys.argv[1])
+        serve(sys.argv[1], sys.argv[3:])
     finally:
         shut_down(sys.argv[1])

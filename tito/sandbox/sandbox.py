@@ -100,12 +100,14 @@ def worker_report(support_now: Support | None = None) -> dict:
     from tito.sandbox.caps import caps_support
 
     found = support_now or support()
-    try:
-        from distributed import get_worker
+    worker = "local"
+    if "distributed" in sys.modules:  # a Dask worker imported it; importing it here would cost 0.5 s
+        try:
+            from distributed import get_worker
 
-        worker = get_worker().address
-    except (ImportError, ValueError):  # not inside a Dask task
-        worker = "local"
+            worker = get_worker().address
+        except (ImportError, ValueError):  # not inside a Dask task
+            pass
     return {"mode": found.mode, "missing": list(found.missing), "caps": caps_support().lines(),
             "worker": f"{worker} on {socket.gethostname()}"}
 

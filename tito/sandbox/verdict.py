@@ -65,17 +65,6 @@ def verifier_input(nb: nbformat.NotebookNode, imports: dict) -> dict:
     return {"cells": cells, **imports, "diagnose": True}
 
 
-def diagnose_if_failed(verify: dict, executed_json: str) -> dict:
-    """The verifier input, asking for the Start-here evidence only if a graded cell failed in the
-    kernel: tracing the tests costs about a fifth of the verifier's time, for nothing when all pass.
-    (Plain JSON, not nbformat: this runs once per submission and needs no validation.)"""
-    import json
-
-    cells = json.loads(executed_json).get("cells", [])
-    failed = any(c.get("metadata", {}).get("nbgrader", {}).get("grade") and failed_in_kernel(c) for c in cells)
-    return dict(verify, diagnose=failed)
-
-
 def failed_in_kernel(cell) -> bool:
     return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
