@@ -1,4 +1,4 @@
-"""What the sandbox and the trusted re-run cost per submission (not a test; prints numbers).
+"""What the sandbox and the trusted run cost per submission (not a test; prints numbers).
 
     python bench/sandbox.py [--module 07_autograd] [--repeat 3]
 
@@ -6,7 +6,8 @@ Run after `tito release MODULE`. One submission (the module's reference answers 
 release, as the `perfect` sample) executed by the grading worker three ways, same run, same machine:
     plain       a kernel as the grader's user, no jail (what `tito check` does)
     sandboxed   the same kernel in the jail (namespaces, private root, dedicated user, limits)
-    + verdict   sandboxed kernel, then the trusted verifier re-running the graded tests (`tito grade`)
+    graded      what `tito grade` runs: no kernel, the sandboxed trusted run alone, which makes the
+                notebook's outputs and the verdict from one execution
 Prints the median seconds of each and the overheads.
 """
 
@@ -51,7 +52,7 @@ def main() -> int:
     ways = {
         "plain": dict(base, sandbox=False),
         "sandboxed": dict(base),
-        "+ verdict": dict(base, verify={module.name: verifier_input(perfect, imports)}),
+        "graded": dict(base, verify={module.name: verifier_input(perfect, imports)}),
     }
     print(f"sandbox mode: {support().mode}; {args.module}, median of {args.repeat}")
     seconds = {}
@@ -79,8 +80,8 @@ def main() -> int:
     print(f"jail start-up:    {seconds['tiny sandboxed'] - seconds['tiny plain']:+.2f} s per kernel")
     print(f"sandbox overhead: {seconds['sandboxed'] - seconds['plain']:+.2f} s per submission "
           f"({seconds['sandboxed'] / seconds['plain']:.2f}x)")
-    print(f"trusted re-run:   {seconds['+ verdict'] - seconds['sandboxed']:+.2f} s per submission "
-          f"(total {seconds['+ verdict'] / seconds['plain']:.2f}x plain)")
+    print(f"grading's one trusted run vs the sandboxed kernel: {seconds['graded'] - seconds['sandboxed']:+.2f} s per submission "
+          f"({seconds['graded'] / seconds['plain']:.2f}x plain)")
     caps_costs()
     return 0
 
