@@ -5,7 +5,7 @@ the CURRENT release. One batch, 2 workers, a short cell timeout. Asserted: each 
 score and reason, what the attack saw (its own printed output), the honest students' grades, nothing
 of the grader users left running, nothing written outside the scratch space, no connection made;
 the whole-submission caps (memory of all its processes together, processes, scratch disk) each
-stop the submission that hits them with that reason; a cell that loops at the top of the last
+stop the submission that hits them with that reason; a verdict forged on the answer channel is seen; a cell that loops at the top of the last
 solution, interruptible or not, costs only the tests that need it.
 """
 
@@ -118,6 +118,23 @@ ALLCLOSE_CHEAT = """\
 import builtins, numpy
 numpy.allclose = lambda *args, **kwargs: True
 builtins.abs = lambda x: 0  # and the hidden tests' gradcheck compares abs(backward - numeric)
+"""
+
+
+# A verdict of full marks written straight onto every file descriptor the trusted run might answer on,
+# then the run ended before the real one: the test ids are read from the notebook itself.
+FORGED_VERDICT = """\
+import json, os
+notebook = json.load(open("autograd.ipynb"))
+ids = [c["metadata"]["nbgrader"]["grade_id"] for c in notebook["cells"]
+       if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+line = ("verdict " + json.dumps({grade_id: [True, ""] for grade_id in ids}) + "\\n").encode()
+for fd in range(3, 64):
+    try:
+        os.write(fd, line)
+    except OSError:
+        pass
+os._exit(0)
 """
 
 
@@ -242,6 +259,7 @@ def batch(tmp_path_factory) -> dict:
         "flood": after(perfect, FLOOD),
         "exit": after(perfect, EXIT),
         "transformer": after(release, TRANSFORMER_CHEAT),
+        "forger": after(release, FORGED_VERDICT),
         "allclose": after(partial, ALLCLOSE_CHEAT),
         "reader": after(perfect, reader(secrets)),
         "writer": after(perfect, writer(escapes)),
@@ -353,6 +371,12 @@ def test_input_transformer_cheat_scores_zero_and_needs_review(batch) -> None:
     reasons = row(batch, "transformer")["reasons"]
     assert float(row(batch, "transformer")["score"]) == 0.0
     assert reasons.count("needs review") == len(scores), reasons  # every test passed in the kernel only
+
+
+def test_a_verdict_written_on_the_answer_channel_scores_zero_and_needs_review(batch) -> None:
+    """Untagged lines on the trusted run's channel are seen (the tag's key never reaches the notebook
+    as data; student code that finds the run's own writer in memory is the README's stated limit)."""
+    assert_score(batch, "forger", 0.0, "needs review: a line on the trusted run's answer channel was not written by")
 
 
 def test_allclose_monkeypatch_gains_nothing_and_needs_review(batch) -> None:

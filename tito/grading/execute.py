@@ -50,6 +50,7 @@ from nbclient.util import run_sync
 from tito.sandbox.caps import DEFAULT_MEMORY, SubmissionCaps
 from tito.sandbox.forkserver import DEVNULL, PIPE, warm_starter
 from tito.sandbox.sandbox import Jail, Slot, kill_until_gone, recheck_support, worker_report
+from tito.sandbox.verifier import line_mac
 
 OUTPUT_LIMIT = 1 << 20  # bytes of output kept per notebook; the rest is dropped, with a note
 NOTE_ROOM = 1 << 10  # the trusted run's own note that it dropped output
@@ -582,6 +583,8 @@ def execute_submission(task: dict) -> dict:
     return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started, "sandbox": report}
 
 
+FORGED = ("needs review: a line on the trusted run's answer channel was not written by the trusted run "
+          "(student code writing to the grader); nothing it said was used")
 VERDICT_LIMIT = 1 << 20  # bytes of verifier answer read at most
 NOTEBOOK_ANSWER_LIMIT = 16 << 20  # ... when it also sends the notebook's outputs (at most 1 MiB of text, JSON-escaped)
 
@@ -606,6 +609,8 @@ def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float, cell_tim
             continue
         if outcome == "timeout":
             return {"error": f"the trusted re-run timed out after {seconds:g}s"}
+        if outcome == "forged":
+            return {"error": FORGED}
         return {"error": f"the trusted re-run ended without a verdict (exit status {status})"}
 
 
@@ -642,6 +647,8 @@ def run_graded(notebook_json: str, name: str, verify: dict, run: Run, kit_dir: P
         return {"notebook": None, "reason": f"{value}; it was stopped", "cpu": cpu}
     if outcome == "timeout":
         return {"notebook": None, "reason": f"timed out after {limit:g}s (wall clock); all its processes were killed", "cpu": cpu}
+    if outcome == "forged":
+        return {"notebook": None, "reason": FORGED, "cpu": cpu}
     if outcome != "verdict":
         return {"notebook": None, "reason": f"the kernel died while running {where} (crash, os._exit or killed)", "cpu": cpu}
     runaway = {code[position]: "killed" for position in skip if position < len(code)}
@@ -719,13 +726,18 @@ def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cel
                      caps: SubmissionCaps | None, spent: list | None = None,
                      heard: dict | None = None) -> tuple[str, object, int | None]:
     """One run of the verifier: ("verdict", results), ("runaway", code cell position), ("timeout", None),
-    ("cap", reason) or ("ended", None); and its exit status. It says "cell N" before each cell.
+    ("cap", reason), ("forged", None) (a line without the run's tag: student code wrote it) or
+    ("ended", None); and its exit status. It says "cell N" before each cell.
     With `heard` (the notebook's one trusted run), what it says of the notebook is collected there:
     "outputs" {code cell position: JSON text}, "cell" (the last cell it started), "notebook_done"
     (a forked notebook run finished), "forked" (its reason); a fork gets another `extension` seconds."""
+    import hmac
     import json
     import queue
+    import secrets
 
+    key = secrets.token_bytes(32)  # the answer's lines are tagged with it: student code writing there is seen
+    verify = dict(verify, key=key.hex())
     process = warm_starter().spawn([sys.executable, "-I", str(VERIFIER)], kernel_environment(kit_dir, run.work), run.work,
                                    run.jail.spec() if run.jail else None, stdin=PIPE, stdout=PIPE, stderr=DEVNULL)
     if spent is not None:
@@ -768,7 +780,12 @@ def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cel
                 break
             if line is None:
                 break
-            text = line.decode("utf-8", "replace").strip()
+            if not line.endswith(b"\n"):  # cut off by the budget or by the process's end: not a line
+                continue
+            tag, _, text = line.decode("utf-8", "replace").rstrip("\n").partition(" ")
+            if not hmac.compare_digest(tag, line_mac(key, text)):
+                outcome = ("forged", None)  # written by student code, not by the trusted run
+                break
             if text.startswith("cell ") and text[5:].isdigit():
                 current, since = int(text[5:]), time.monotonic()
                 if heard is not None:

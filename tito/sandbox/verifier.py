@@ -8,7 +8,8 @@ would, so each notebook executes once.
                                    "notebook": true (grading: make the notebook's outputs too),
                                    "diagnose": true | "on-failure" (Start-here evidence)}
     stdout: "cell N" before running cell N; with "notebook", "out N {outputs}" after it;
-            "diverged REASON", "notebook-done", "notebook-ended" around a fork; then "verdict {...}"
+            "diverged REASON", "notebook-done", "notebook-ended" around a fork; then "verdict {...}";
+            each line preceded by its tag under "key" (hex, from the grader): "TAG LINE"
 
 Started by the grader in a fresh sandboxed process (the kernel's jail). BEFORE any student code
 runs it prepares everything the tests rely on:
@@ -43,9 +44,11 @@ Roles (TrustedRun):
 A graded test passes if its cell runs without an exception AND the protected modules are exactly
 as snapshotted afterwards: a test during which student code patched them fails.
 
-Limit: while a test calls student code, that code runs inside this process. What it can reach is
-bounded by the sandbox (no reference, no network, a private filesystem), but a submission written
-against this file (walking frames, writing on the answer channel) is not provably stopped.
+Every line sent carries its HMAC tag under a key the grader sent on stdin (`Answer`): a line that
+student code writes straight onto the channel is seen. Limit: while a test calls student code,
+that code runs inside this process. What it can reach is bounded by the sandbox (no reference, no
+network, a private filesystem), but a submission written against this file (finding `Answer` in
+memory, walking frames) is not stopped.
 
 Per-cell timeouts, as in the kernel: an alarm interrupts a cell that runs past `cell_timeout`
 (KeyboardInterrupt, what the kernel's interrupt raises); a graded test interrupted so fails with
@@ -518,14 +521,26 @@ def shell_pipeline(shell) -> tuple:
     )
 
 
-class Answer:
-    """The grader's channel: a copy of stdout made before any student code ran."""
+def line_mac(key: bytes, line: str) -> str:
+    """The tag of one answer line under the run's key (the grader checks it: tito/grading/execute.py)."""
+    import hashlib
+    import hmac
 
-    def __init__(self) -> None:
-        self.stream = os.fdopen(os.dup(1), "w")
+    return hmac.new(key, line.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+class Answer:
+    """The grader's channel: a copy of stdout made before any student code ran. Each line carries
+    its tag under the key the grader sent (`line_mac`), so a line that student code writes on the
+    channel without this object (`os.write` on its file descriptor) is told apart and the
+    submission is flagged. Student code that finds this object in memory can still use it."""
+
+    def __init__(self, key: bytes) -> None:
+        self.stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
+        self.key = key
 
     def say(self, line: str) -> None:
-        self.stream.write(line + "\n")
+        self.stream.write(f"{line_mac(self.key, line)} {line}\n")
         self.stream.flush()
 
 
@@ -897,7 +912,7 @@ class TrustedRun:
 
 def main() -> None:
     task = json.loads(sys.stdin.read())
-    answer = Answer()  # the verdict channel; student prints go nowhere
+    answer = Answer(bytes.fromhex(task.pop("key")))  # the verdict channel; student prints go nowhere
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
