@@ -1354,11 +1354,13 @@ paths from being listed twice.
 
 <details><summary>Step 2: the formula</summary>
 
-- `visited = set()`, `order = []`, `stack = [(root, False)]`.
-- Pop `(node, inputs_done)`. If `inputs_done`: append node to `order`. Otherwise skip it if
-  already visited; else mark it visited, push `(node, True)`, then `(parent, False)` for each
-  `parent, _ in node.grad_fn.edges` (when grad_fn is not None).
-- Return `order`.
+- Keep three things: the set of nodes visited, the order being built, and a stack of
+  (node, inputs done?) pairs that starts with the root, inputs not done.
+- Pop a pair. Inputs done: the node goes at the end of the order. Inputs not done: a node
+  already visited is skipped; otherwise mark it visited, push it back with its inputs done, and
+  push each of its inputs (the first item of every edge of its `grad_fn`, if it has one) with
+  inputs not done.
+- An empty stack means the order is complete.
 
 </details>
 </details>
@@ -1446,13 +1448,15 @@ walked, so its gradient is complete. A leaf adds it to its `.grad`; any other no
 
 <details><summary>Step 2: the formula</summary>
 
-1. `grads = {root: gradient}`.
-2. For `node` in `reversed(topological_order(root))`: `g = grads.pop(node)`.
-   - Leaf: if `node.grad` is None, `node.grad = Variable(np.array(g), requires_grad=False)`
-     (np.array copies); else a new Variable holding `node.grad.data.data + g`.
-   - Otherwise, for each `parent, local_grad in node.grad_fn.edges`: `pg = local_grad(g)`; if
-     `pg.shape != parent.data.data.shape`, `pg = unbroadcast(pg, parent.data.data.shape)`; then
-     `grads[parent] = grads[parent] + pg` if parent is in grads, else `grads[parent] = pg`.
+1. The dict starts with one entry: the root, with `gradient`.
+2. Visit the nodes of the topological order last to first; take each node's gradient `g` out of
+   the dict (it is complete by then, and the dict stays small).
+   - A leaf: its `.grad` becomes a new Variable that does not require grad, holding a copy of
+     `g`, or, when it already has a `.grad`, the old gradient plus `g` (never changed in place).
+   - Any other node: each edge of its `grad_fn` is an input and that input's local gradient
+     function. Apply the function to `g`; if the result's shape is not the input's, undo the
+     broadcasting with `unbroadcast`; add it to what the input has received so far, or store it
+     if it is the first.
 
 </details>
 </details>
@@ -1582,10 +1586,11 @@ those are gone, every axis where `shape` has size 1 but `grad` does not (keep th
 
 <details><summary>Step 2: the formula</summary>
 
-1. `extra = grad.ndim - len(shape)`; if extra > 0, `grad = grad.sum(axis=tuple(range(extra)))`.
-2. `stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)`; if any,
-   `grad = grad.sum(axis=stretched, keepdims=True)`.
-3. Return `grad`.
+1. Sum over the leading axes: as many as `grad` has more than `shape` (none when the ranks agree).
+   Those axes disappear.
+2. Then sum over every axis where `shape` has size 1 and `grad` does not, keeping that axis
+   (size 1). All of them can go in one call.
+3. What is left has exactly `shape`.
 
 </details>
 </details>
@@ -1816,9 +1821,10 @@ divided by the number of elements averaged, and so is its gradient.
 
 <details><summary>Step 2: the formula</summary>
 
-- `spread_back`: if `axis` is not None and not `keepdims`, `g = np.expand_dims(g, axis)`; then
-  `return np.broadcast_to(g, shape)`.
-- `sum`: `lambda g: spread_back(g, axis, keepdims, np.shape(x))`.
+- `spread_back`: when an axis was summed away (an `axis` was given and `keepdims` was not),
+  put it back as size 1 (`np.expand_dims`); then broadcast to `shape` (`np.broadcast_to`).
+- `sum`: its local gradient is `spread_back` of `g` with the sum's own `axis` and `keepdims`,
+  to the shape of `x`.
 - `mean`: `count = np.size(x) // np.size(out)` elements were averaged into each output; the
   local gradient is `spread_back(...) / count`. Divide by the Python int `count`, not by a
   float64 array, so that float32 stays float32.
@@ -2174,10 +2180,11 @@ only for c = t. Then remember the loss is a mean over n rows.
 
 <details><summary>Step 2: the formula</summary>
 
-`dloss/dz = (softmax(z) - onehot(t)) / n`. With `shifted = logits - logits.max(axis=1,
-keepdims=True)`, `exps = np.exp(shifted)`, `sums = exps.sum(axis=1, keepdims=True)`,
-`rows = np.arange(n)`: the loss is `(np.log(sums[:, 0]) - shifted[rows, t]).sum() / n`, and the
-gradient is `probs = exps / sums`, minus 1 at `[rows, t]`, times `g / n`.
+`dloss/dz = (softmax(z) - onehot(t)) / n`, times the incoming `g`. Subtract each row's maximum
+from the logits before `np.exp`: neither the loss nor the softmax changes, and nothing
+overflows. A row's loss is the log of the sum of its exps minus its shifted logit at the target;
+the softmax is the exps divided by their row's sum; the one-hot subtracts 1 at each row's target
+column (index the rows with `np.arange(n)`).
 
 </details>
 </details>
