@@ -13,7 +13,7 @@ from tito.project import TitoError, find_root, select_modules
 
 def cmd_export(args: argparse.Namespace) -> int:
     if any(name.endswith(".ipynb") for name in args.modules):  # a student exporting their notebook
-        from tito.course.kit import export_student_notebook
+        from tito.student.export import export_student_notebook
 
         for name in args.modules:
             written = export_student_notebook(Path(name))
@@ -222,10 +222,10 @@ def memory_size(text: str) -> int:
 def cmd_milestone(args: argparse.Namespace) -> int:
     from tito.student.milestone import run_milestone
 
-    return run_milestone(None, args.name, args.args)  # the milestones and the tinytorch of where you are
+    return run_milestone(args.name, args.args)  # the milestones and the tinytorch of where you are
 
 
-def default_workers() -> int:  # tito.grading.grade's, without importing grading (and nbformat) for --help
+def default_workers() -> int:  # the CPUs this process may use
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

@@ -100,10 +100,6 @@ class SourceText:
     def span(self, node: ast.AST) -> tuple[int, int]:
         return self.offset(node.lineno, node.col_offset), self.offset(node.end_lineno, node.end_col_offset)
 
-    def segment(self, node: ast.AST) -> str:
-        start, end = self.span(node)
-        return self.text[start:end]
-
     def line(self, number: int) -> str:
         return self.lines[number - 1].strip()
 

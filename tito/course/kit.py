@@ -27,9 +27,9 @@ import nbformat
 from tito.course.layout import Course
 from tito.course.reveal import revealed_modules
 from tito.project import Module, TitoError, discover_modules
-from tito.student.export import PACKAGE, export_student_notebook, find_kit_package, nbdev_export_into
+from tito.student.export import PACKAGE, nbdev_export_into
 
-__all__ = ["build_kit", "build_grading_kit", "grading_package", "export_student_notebook", "find_kit_package"]
+__all__ = ["build_kit", "build_grading_kit", "grading_package"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

@@ -436,7 +436,7 @@ def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds
                  cell_timeout: float | None = None, caps: SubmissionCaps | None = None,
                  after_kill: Callable[[], None] | None = None) -> dict:
     """Execute one notebook; {"notebook": executed JSON or None, "reason": one line or None,
-    "notes": [runaway cells], "runaway": {cell index: "interrupted" or "killed"}}."""
+    "notes": [runaway cells], "cpu": the kernels' CPU seconds}."""
     from nbclient.exceptions import DeadKernelError
 
     (run.work / f"{name}.ipynb").write_text(notebook_json, encoding="utf-8")
@@ -490,7 +490,7 @@ def run_notebook(notebook_json: str, name: str, run: Run, kit_dir: Path, seconds
     if reason:
         return {"notebook": None, "reason": reason}
     notes = mark_runaway_cells(nb, client.runaway, cell_timeout or 0)
-    return {"notebook": nbformat.writes(nb), "reason": None, "notes": notes, "runaway": client.runaway, "cpu": kernel_cpu}
+    return {"notebook": nbformat.writes(nb), "reason": None, "notes": notes, "cpu": kernel_cpu}
 
 
 def processes_cpu(processes: list) -> float:
@@ -572,12 +572,10 @@ def execute_submission(task: dict) -> dict:
                           readable=(VERIFIER, DIAGNOSIS), keep_stdout=True, caps=watched, memory=memory)
                 results[name] = run_graded(notebook_json, name, verify, run, kit_dir, left, task["timeout"], cell_timeout,
                                            watched)
-                clean()
-                run.remove()
-                continue
-            run = Run(scratch, f"kernel-{number}", slot if sandboxed else None, kit_dir, left, caps=watched, memory=memory)
-            results[name] = run_notebook(notebook_json, name, run, kit_dir, left, task["timeout"], cell_timeout, watched,
-                                         after_kill=clean)
+            else:
+                run = Run(scratch, f"kernel-{number}", slot if sandboxed else None, kit_dir, left, caps=watched, memory=memory)
+                results[name] = run_notebook(notebook_json, name, run, kit_dir, left, task["timeout"], cell_timeout, watched,
+                                             after_kill=clean)
             clean()
             run.remove()
     return {"student": task["student"], "notebooks": results, "seconds": time.monotonic() - started, "sandbox": report}
@@ -598,8 +596,7 @@ def run_verifier(verify: dict, run: Run, kit_dir: Path, seconds: float, cell_tim
     deadline = time.monotonic() + seconds
     skip = list(verify.get("skip", []))
     while True:
-        outcome, value, status = verifier_attempt(dict(verify, kit=str(kit_dir), skip=skip, cell_timeout=cell_timeout or 0),
-                                                  run, kit_dir, deadline, cell_timeout, caps, spent)
+        outcome, value, status = verifier_attempt(dict(verify, skip=skip), run, kit_dir, deadline, cell_timeout, caps, spent)
         if outcome == "cap":
             return {"cap": value}
         if outcome == "verdict":
@@ -633,8 +630,8 @@ def run_graded(notebook_json: str, name: str, verify: dict, run: Run, kit_dir: P
     task = dict(verify, notebook=True, diagnose="on-failure" if verify.get("diagnose") else False)
     while True:
         heard: dict = {"outputs": {}, "extension": seconds}
-        outcome, value, status = verifier_attempt(dict(task, kit=str(kit_dir), skip=skip, cell_timeout=cell_timeout or 0),
-                                                  run, kit_dir, deadline, cell_timeout, caps, spent, heard)
+        outcome, value, status = verifier_attempt(dict(task, skip=skip), run, kit_dir, deadline, cell_timeout, caps, spent,
+                                                  heard)
         if outcome == "runaway" and value is not None and value not in skip:
             skip.append(value)
             continue
@@ -683,7 +680,7 @@ def run_graded(notebook_json: str, name: str, verify: dict, run: Run, kit_dir: P
     executed = nbformat.from_dict(nb)
     notes = mark_runaway_cells(executed, runaway, cell_timeout or 0)
     results = value if isinstance(value, dict) else {}
-    return {"notebook": json.dumps(executed), "reason": None, "notes": notes, "runaway": runaway,
+    return {"notebook": json.dumps(executed), "reason": None, "notes": notes,
             "verdict": {"results": results, "runaway": skip}, "cpu": cpu}
 
 
@@ -737,7 +734,7 @@ def verifier_attempt(verify: dict, run: Run, kit_dir: Path, deadline: float, cel
     import secrets
 
     key = secrets.token_bytes(32)  # the answer's lines are tagged with it: student code writing there is seen
-    verify = dict(verify, key=key.hex())
+    verify = dict(verify, kit=str(kit_dir), cell_timeout=cell_timeout or 0, key=key.hex())
     process = warm_starter().spawn([sys.executable, "-I", str(VERIFIER)], kernel_environment(kit_dir, run.work), run.work,
                                    run.jail.spec() if run.jail else None, stdin=PIPE, stdout=PIPE, stderr=DEVNULL)
     if spent is not None:

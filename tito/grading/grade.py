@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import shutil
 import sys
 import time
@@ -432,10 +431,6 @@ def grade_each(
         ]
     meter.add("warm starter", warm_starter_cpu())
     return GradeReport(module.id, rows, csv_path, time.monotonic() - started, refusal_lines(refused), meter)
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def format_table(report: GradeReport) -> str:

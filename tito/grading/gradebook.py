@@ -84,10 +84,8 @@ def one_gradebook(course: Course) -> Iterator[None]:
 
     from nbgrader.api import Gradebook
 
-    put_own_bin_on_path()
-    share_engines()
     url = course.gradebook_url
-    book = Gradebook(url, COURSE_ID)
+    book = gradebook(course)
     book.close = lambda: None  # closed once, at the end of the run
     look_up_per_notebook(book)
 

@@ -230,11 +230,12 @@ def refresh_after_override(course: Course, module_id: str, students: list[str]) 
     writer = FeedbackWriter(course, module_id)
     notebooks = gb.assignment_notebooks(course, module_id)
     for student in students:
+        autograded = {}
         for name in notebooks:
             path = course.root / "autograded" / student / module_id / f"{name}.ipynb"
-            nb = nbformat.read(path, as_version=4)
+            nb = autograded[name] = nbformat.read(path, as_version=4)
             gb.run_steps([AssignLatePenalties], config, nb, gb.resources(course, module_id, student, name))
             set_note_cell(nb, "term", "Notes on this grade", reapply_overrides(course, module_id, student, name))
             nbformat.write(nb, path)
-        writer.write(student, notebooks)
+        writer.write(student, notebooks, autograded)
     gb.export_csv(course, with_override_notes(course, read_reasons(course)), course.root / "grades.csv")

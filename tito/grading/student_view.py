@@ -30,8 +30,9 @@ import re
 
 import nbformat
 
+from tito.grading.explain import plain
+
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"  # nbgrader's default delimiters
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 FRAME_HEADER = re.compile(r"^\s*Cell In\s*\[(\d+)\],? line (\d+)")  # IPython 8.5+: "Cell In[5], line 19"
 CONTEXT_LINE = re.compile(r"^(?:-*>|\s)\s*(\d+)(?:\s|$)")  # "---> 19 code" or "     15 code"
 NOT_SHOWN = "[a line of a hidden test: not shown]"
@@ -117,7 +118,7 @@ SUBSTRING_MIN = 20  # shorter hidden lines ("expect_error(") count only as a who
 def quotes(text: str, secrets: set[str]) -> bool:
     """Does `text` show a line of hidden code: as a whole line (a traceback's "---> 12" prefix
     aside), or, for a line long enough to mean something, anywhere in it?"""
-    for line in ANSI.sub("", text).split("\n"):
+    for line in plain(text).split("\n"):
         stripped = line.strip()
         context = CONTEXT_LINE.match(line)
         if stripped in secrets or (context and line[context.end():].strip() in secrets):
@@ -150,7 +151,7 @@ def scrub(text: str, secrets: set[str]) -> str:
 
 
 def context_number(raw_line: str) -> int | None:
-    found = CONTEXT_LINE.match(ANSI.sub("", raw_line))
+    found = CONTEXT_LINE.match(plain(raw_line))
     return int(found.group(1)) if found else None
 
 
@@ -159,7 +160,7 @@ def rewrite_error(output: nbformat.NotebookNode, hidden_cells: dict[int, tuple[s
     count to (cell name, source) for the cells that hold hidden code."""
     traceback, hit = [], None
     for frame in output.get("traceback", []):
-        header = FRAME_HEADER.match(ANSI.sub("", frame))
+        header = FRAME_HEADER.match(plain(frame))
         if not header or int(header.group(1)) not in hidden_cells:
             traceback.append(frame)
             continue
@@ -176,7 +177,7 @@ def rewrite_error(output: nbformat.NotebookNode, hidden_cells: dict[int, tuple[s
     elif quotes(message, secrets):
         message = "(the message quotes a hidden test: not shown)"
     if message != str(output.get("evalue", "")).strip():
-        if traceback and ANSI.sub("", traceback[-1]).startswith(str(output.get("ename", ""))):
+        if traceback and plain(traceback[-1]).startswith(str(output.get("ename", ""))):
             traceback[-1] = f"{output.ename}: {message}"  # the last entry repeats the message
         output["evalue"] = message
     output["traceback"] = [scrub(frame, secrets) for frame in traceback]

@@ -257,9 +257,9 @@ def processes_in(group: Path) -> list[int]:
 class SubmissionCaps:
     """The caps of one submission (the one holding grader slot `slot`), made on enter, removed on exit."""
 
-    def __init__(self, slot: int | None, memory: int = DEFAULT_MEMORY, support: CapsSupport | None = None) -> None:
+    def __init__(self, slot: int | None, memory: int = DEFAULT_MEMORY) -> None:
         self.slot, self.memory = slot, memory
-        support = support if support is not None else caps_support()
+        support = caps_support()
         usable = slot is not None
         self.memory_group = self.group(support.memory) if usable and support.memory else None
         self.pids_group = self.group(support.processes) if usable and support.processes else None

@@ -21,6 +21,7 @@ Standard library only: it is loaded before any student code runs, and runs in th
 """
 
 import ast
+import gc
 import json
 import os
 import select
@@ -232,12 +233,24 @@ def probe_all(probes) -> list:
     return results
 
 
+def send_and_exit(fd: int, answer: bytes) -> None:
+    """A forked child's last act: all of `answer` into the pipe `fd`, then exit (no cleanup of the
+    parent's objects, no atexit hooks of student code)."""
+    while answer:
+        try:
+            answer = answer[os.write(fd, answer):]
+        except OSError:
+            break
+    os._exit(0)
+
+
 def run_probes(namespace: dict, keep_away: tuple = ()) -> list:
     """The module's probes, run in a forked child (at most PROBES_SECONDS); [] when it has none."""
     probes = namespace.get(PROBES)
     if not isinstance(probes, (list, tuple)):
         return []
     read, write = os.pipe()
+    gc.freeze()  # the child's garbage collector then leaves the shared pages alone (no copy-on-write)
     try:
         child = os.fork()
     except OSError:  # no process to spare (a process limit): no probes, the rest of the evidence stands
@@ -252,12 +265,7 @@ def run_probes(namespace: dict, keep_away: tuple = ()) -> list:
             answer = json.dumps(probe_all(probes)).encode()
         except BaseException:
             answer = b"[]"
-        while answer:
-            try:
-                answer = answer[os.write(write, answer):]
-            except OSError:
-                break
-        os._exit(0)
+        send_and_exit(write, answer)
     os.close(write)
     chunks, deadline = [], time.monotonic() + PROBES_SECONDS
     while True:

@@ -364,10 +364,11 @@ class ForkedProcess:
     def _collect(self, timeout: float | None) -> int | None:
         with self.lock:
             if self.returncode is None and select.select([self.connection], [], [], timeout)[0]:
-                message = self.connection.recv(64).decode()
+                message = self.connection.recv(64).decode().split()  # "exit STATUS CPU_SECONDS" (`reap`)
                 # no message: the server itself died, and with it the way to know; report a kill
-                self.returncode = int(message.split()[1]) if message.startswith("exit ") else -signal.SIGKILL
-                self.cpu = float(message.split()[2]) if message.startswith("exit ") and len(message.split()) > 2 else None
+                exited = len(message) == 3 and message[0] == "exit"
+                self.returncode = int(message[1]) if exited else -signal.SIGKILL
+                self.cpu = float(message[2]) if exited else None
                 self.connection.close()
             return self.returncode
 

@@ -117,6 +117,13 @@ def functions_untouched(flat: tuple) -> bool:
     return all(map(operator.is_, itertools.chain.from_iterable(map(FUNCTION_PARTS, targets)), parts))
 
 
+def as_snapshotted(current: dict, attributes: dict) -> bool:
+    """Is a module's namespace exactly the snapshot: the same keys and values, in order, by identity
+    (no student `__eq__` runs)?"""
+    return (len(current) == len(attributes) and all(map(operator.is_, current, attributes))
+            and all(map(operator.is_, current.values(), attributes.values())))
+
+
 MISSING = object()
 
 
@@ -129,9 +136,7 @@ def restore(state: dict) -> list[str]:
     changed = []
     for name, (module, attributes, functions, flat) in state.items():
         current = vars(module)
-        untouched = (len(current) == len(attributes) and all(map(operator.is_, current, attributes))
-                     and all(map(operator.is_, current.values(), attributes.values())))
-        if not untouched:
+        if not as_snapshotted(current, attributes):
             for key in [k for k in current if k not in attributes]:
                 if isinstance(current[key], types.ModuleType):
                     attributes[key] = current[key]  # a submodule loaded later (numpy loads some lazily): not a patch
@@ -199,7 +204,7 @@ def run_cell(code, namespace: dict, seconds: float, guard=None) -> tuple[BaseExc
             setitimer(ITIMER_REAL, seconds)
         try:
             with guard or contextlib.nullcontext():
-                for part in code if isinstance(code, tuple) else (code,):  # a cell compiled as IPython does: in parts
+                for part in parts(code):  # a cell compiled as IPython does: in parts
                     exec(part, namespace)  # noqa: S102
         finally:
             if seconds:
@@ -219,7 +224,7 @@ def load_diagnosis():
     return module
 
 
-CELL_NAME = "<cell {}>"  # the file name code cell N (among code cells) is compiled under (tito/sandbox/diagnosis.py reads it)
+CELL_NAME = "<cell {}>"  # the file name code cell N (among code cells) is compiled under (diagnosis.py's cell_filename too)
 OUTPUT_LIMIT = 1 << 20  # characters of output the notebook keeps in all (errors excepted), as the kernel's grader kept
 TRACEBACK_LIMIT = 1 << 16  # characters of one error's traceback
 TRUNCATED = f"\n[output truncated by the grader after {OUTPUT_LIMIT} bytes]\n"
@@ -230,8 +235,7 @@ def untouched(state: dict) -> bool:
     loaded later is no patch)."""
     for module, attributes, _, flat in state.values():
         current = vars(module)
-        if not (len(current) == len(attributes) and all(map(operator.is_, current, attributes))
-                and all(map(operator.is_, current.values(), attributes.values()))):
+        if not as_snapshotted(current, attributes):
             if any(key not in attributes and not isinstance(value, types.ModuleType) for key, value in current.items()):
                 return False
             if any(current.get(key, MISSING) is not value for key, value in attributes.items()):
@@ -726,19 +730,19 @@ class TrustedRun:
             self.role = "notebook"
             return True
         if child > 0:
-            while True:
-                try:
-                    os.waitpid(child, 0)
-                    break
-                except InterruptedError:
-                    continue
-                except ChildProcessError:
-                    break
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, 0)  # retried by Python itself when a signal interrupts it (PEP 475)
             self.say("notebook-ended")
             self.say(f"cell {index}")  # the grader times this cell again, now in the trusted run
         self.role = "trusted"
         self.shell.quiet = True
         return False
+
+    def trusted_again(self) -> None:
+        """The protected modules as snapshotted, and the notebook's module names bound to them."""
+        restore(self.state)
+        self.namespace.update(self.trusted_modules)
+        self.namespace["__builtins__"] = builtins
 
     def run_helpers(self, before: int) -> None:
         """The locked helper cells before cell `before` run again (a redefined `expect_grad` is the
@@ -773,9 +777,7 @@ class TrustedRun:
             self.emit(index, count, late)
             return
         if self.role != "both":
-            restore(self.state)
-            self.namespace.update(self.trusted_modules)
-            self.namespace["__builtins__"] = builtins
+            self.trusted_again()
         self.run_helpers(index)
         code = self.compiled[index]
         count = self.shell.execution_count if self.shell is not None else None
@@ -854,21 +856,14 @@ class TrustedRun:
                     cell = self.cells[index]
                     if isinstance(self.compiled[index], SyntaxError):
                         continue
-                    restore(self.state)
-                    self.namespace.update(self.trusted_modules)
-                    self.namespace["__builtins__"] = builtins
+                    self.trusted_again()
                     self.run_helpers(index)
                     run_cell(self.compiled[index], self.namespace, self.seconds, self.diagnosis.watch(cell["grade_id"]))
                     found[cell["grade_id"]] = self.diagnosis.tests[cell["grade_id"]]
                 answer = json.dumps(found).encode()
             except BaseException:  # noqa: BLE001
                 answer = json.dumps(found).encode() if found else b"{}"
-            while answer:
-                try:
-                    answer = answer[os.write(write, answer):]
-                except OSError:
-                    break
-            os._exit(0)
+            self.diagnosis_module.send_and_exit(write, answer)
         os.close(write)
         chunks = []
         while True:
@@ -887,20 +882,16 @@ class TrustedRun:
             if grade_id in wanted and isinstance(record, dict):
                 self.diagnosis.tests[grade_id] = record
         # the evidence lists tests in notebook order, as a run traced from the start would
-        order = [c["grade_id"] for c in self.cells if c["graded"]]
-        self.diagnosis.tests = dict(sorted(self.diagnosis.tests.items(), key=lambda item: order.index(item[0])
-                                           if item[0] in order else len(order)))
+        tests = self.diagnosis.tests  # keyed by graded cells' grade_ids only
+        self.diagnosis.tests = {c["grade_id"]: tests[c["grade_id"]] for c in self.cells if c["graded"] and c["grade_id"] in tests}
 
     def finish(self) -> None:
         verdict = self.verdict
         if self.diagnosis is not None:
             failed = not all(passed for passed, _ in verdict.values()) or bool(self.diagnosis.timeouts)
             if failed:  # the probes run with the trusted helpers, as a locked cell would
-                gc.freeze()  # they run in a forked child: its garbage collector then copies no shared page
                 self.retrace()
-                restore(self.state)
-                self.namespace.update(self.trusted_modules)
-                self.namespace["__builtins__"] = builtins
+                self.trusted_again()
                 self.run_helpers(len(self.cells))
             if failed or self.task.get("diagnose") is True:  # grading wants the evidence only for a failure
                 verdict[self.diagnosis_module.DIAGNOSIS_KEY] = self.diagnosis.report(

@@ -32,7 +32,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_milestone(args: argparse.Namespace) -> int:
     from tito.student.milestone import run_milestone
 
-    return run_milestone(None, args.name, args.args)
+    return run_milestone(args.name, args.args)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,23 +109,24 @@ def unfinished(script: Path, package: Path) -> list[str]:
         seen.add(module)
         path = package.parent.joinpath(*module.split(".")).with_suffix(".py")
         relative = path.relative_to(package.parent)
-        notebook, command = what_to_export(module, package.parent)
         if not path.is_file():
+            notebook, command = what_to_export(module, package.parent)  # reads the notebooks: only for a problem
             problems.append(f"{relative} is missing: {command} ({notebook})")
             continue
         stubs = stubbed_functions(path)
         if stubs:
+            notebook, command = what_to_export(module, package.parent)
             shown = ", ".join(stubs[:6]) + (f" and {len(stubs) - 6} more" if len(stubs) > 6 else "")
             problems.append(f"{relative} still has stubs ({shown}): fill them in {notebook} and run {command}")
         todo += sorted(tinytorch_imports(path) - seen)
     return problems
 
 
-def run_milestone(root: Path | None, name: str | None, args: list[str], start: Path | None = None) -> int:
+def run_milestone(name: str | None, args: list[str]) -> int:
     """Run milestone `name` with `args`, streaming its output; returns its exit code. No name: list them.
-    `root` holds milestones/ (None: the nearest folder above `start` that does)."""
-    start = start or Path.cwd()
-    root = root or find_milestones_root(start)
+    The milestones are those of the nearest folder at or above the current one that holds milestones/."""
+    start = Path.cwd()
+    root = find_milestones_root(start)
     if root is None:
         raise TitoError(f"no milestones/ folder at or above {start.resolve()}: run this in your tinytorch-student folder")
     milestones = discover_milestones(root)
