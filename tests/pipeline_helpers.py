@@ -89,48 +89,40 @@ def cell_scores(course: Path, module_id: str, student: str, db_url: str | None =
     return {row[2]: (row[3], row[5]) for row in rows if row[0] == student}
 
 
-def solution_lines(nb: nbformat.NotebookNode) -> set[str]:
-    """Lines inside solution or hidden-test blocks that appear nowhere outside them."""
-    inside, outside = set(), set()
-    for cell in nb.cells:
-        hidden = False
-        for line in cell.source.splitlines():
-            text = line.strip()
-            if text in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
-                hidden = True
-            elif text in ("### END SOLUTION", "### END HIDDEN TESTS"):
-                hidden = False
-            elif text:
-                (inside if hidden else outside).add(text)
-    return inside - outside
+SOLUTION, HIDDEN = "### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"
 
 
-def block_lines(nb: nbformat.NotebookNode, begin: str, end: str) -> set[str]:
-    """Lines inside `begin`..`end` blocks (e.g. the hidden tests) that appear nowhere outside any
-    solution or hidden-test block of `nb`."""
+def block_lines(nb: nbformat.NotebookNode, kinds: tuple[str, ...] = (SOLUTION, HIDDEN)) -> set[str]:
+    """Lines inside the blocks opened by `kinds` (solution, hidden tests) that appear nowhere outside
+    any solution or hidden-test block of `nb`."""
     inside, outside = set(), set()
     for cell in nb.cells:
         block = None
         for line in cell.source.splitlines():
             text = line.strip()
-            if text in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+            if text in (SOLUTION, HIDDEN):
                 block = text
             elif text in ("### END SOLUTION", "### END HIDDEN TESTS"):
                 block = None
             elif text:
-                if block == begin:
+                if block in kinds:
                     inside.add(text)
                 elif block is None:
                     outside.add(text)
     return inside - outside
 
 
+def solution_lines(nb: nbformat.NotebookNode) -> set[str]:
+    """Lines inside solution or hidden-test blocks that appear nowhere outside them."""
+    return block_lines(nb)
+
+
 def hidden_test_lines(nb: nbformat.NotebookNode) -> set[str]:
-    return block_lines(nb, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+    return block_lines(nb, (HIDDEN,))
 
 
 def answer_lines(nb: nbformat.NotebookNode) -> set[str]:
-    return block_lines(nb, "### BEGIN SOLUTION", "### END SOLUTION")
+    return block_lines(nb, (SOLUTION,))
 
 
 def free_slots() -> Iterator[int]:

@@ -45,7 +45,9 @@ def test_groups_and_disk_are_made_with_their_limits_and_leave_nothing_behind() -
         # a process that joins the groups is killed with them; so is its child
         sleeper = subprocess.Popen([sys.executable, "-c", "import os, time\nos.fork()\ntime.sleep(600)"],
                                    preexec_fn=lambda: [open(f"{g}/cgroup.procs", "w").write("0") for g in caps.cgroups])
-        time.sleep(0.5)
+        deadline = time.monotonic() + 60  # the child forks once Python has started: wait for it, not for a guess
+        while len(read(caps.pids_group / "cgroup.procs").split()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(read(caps.pids_group / "cgroup.procs").split()) == 2
     assert sleeper.wait(timeout=10) == -9
     assert not mounted(caps.scratch) and not any(group.exists() for group in caps.groups)
